@@ -1,0 +1,60 @@
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "common/log.h"
+#include "recorder/recorder.h"
+
+namespace rrl::cli {
+
+namespace {
+
+constexpr const char* kRecordUsage = R"(usage: rr-like record [-o DIR] [--] PROG [ARGS...]
+
+Run PROG with ARGS under recording. PROG's stdin, stdout, stderr, environment
+and working directory are its own; rr-like exits with PROG's exit status
+(128+N when signal N killed it).
+
+options:
+  -o, --output DIR   write the trace to DIR (default: $RR_LIKE_TRACE_DIR/PROG-N,
+                     else ~/.local/share/rr-like/PROG-N, with a latest-trace link)
+  -h, --help         show this help
+)";
+
+}  // namespace
+
+int cmd_record(const std::vector<std::string>& args) {
+  recorder::RecordOptions opts;
+  size_t i = 0;
+  for (; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--") {
+      ++i;
+      break;
+    }
+    if (a == "-h" || a == "--help") {
+      std::fputs(kRecordUsage, stdout);
+      return 0;
+    }
+    if (a == "-o" || a == "--output") {
+      if (i + 1 >= args.size()) return usage_error(a + " needs a directory", "record");
+      opts.output_dir = args[++i];
+      continue;
+    }
+    if (a.rfind("--output=", 0) == 0) {
+      opts.output_dir = a.substr(9);
+      continue;
+    }
+    if (!a.empty() && a[0] == '-') return usage_error("unknown option '" + a + "'", "record");
+    break;
+  }
+  if (i >= args.size()) return usage_error("no program to record", "record");
+  opts.argv.assign(args.begin() + static_cast<long>(i), args.end());
+  auto status = recorder::record(opts);
+  if (!status) {
+    print_error(status.error().describe());
+    return kExitError;
+  }
+  return *status;
+}
+
+}  // namespace rrl::cli

@@ -1,0 +1,45 @@
+// The only place in rr-like that calls ptrace(2). Every request is logged on the
+// "ptrace" channel; ESRCH becomes a "tracee died" error so callers can tell a
+// vanished task from a bug.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <span>
+
+#include "common/error.h"
+#include "common/registers.h"
+#include "common/remote_ptr.h"
+
+namespace rrl::ptrace {
+
+inline constexpr int kTraceeDied = ESRCH;
+
+Status seize(pid_t tid, unsigned long options);
+Status set_options(pid_t tid, unsigned long options);
+Status cont(pid_t tid, int sig = 0);
+Status syscall(pid_t tid, int sig = 0);   // resume, stop at next syscall entry/exit
+Status sysemu(pid_t tid, int sig = 0);
+Status singlestep(pid_t tid, int sig = 0);
+Status listen(pid_t tid);
+Status interrupt(pid_t tid);
+Status kill(pid_t tid);
+Expected<Registers> get_regs(pid_t tid);
+Status set_regs(pid_t tid, const Registers& regs);
+Expected<unsigned long> get_event_msg(pid_t tid);
+Expected<siginfo_t> get_siginfo(pid_t tid);
+Status set_siginfo(pid_t tid, const siginfo_t& si);
+Expected<uint64_t> peek_user(pid_t tid, uint64_t offset);
+Status poke_user(pid_t tid, uint64_t offset, uint64_t value);
+
+// Memory access. read_memory uses process_vm_readv and falls back to
+// /proc/TID/mem; write_memory uses /proc/TID/mem (which, like PTRACE_POKEDATA,
+// may write to read-only mappings such as code and the vdso).
+Status read_memory(pid_t tid, RemoteAddr addr, std::span<uint8_t> out);
+Status write_memory(pid_t tid, RemoteAddr addr, std::span<const uint8_t> data);
+
+bool is_died(const Error& e);
+
+}  // namespace rrl::ptrace

@@ -1,0 +1,252 @@
+#include "recorder/session.h"
+
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "common/log.h"
+#include "common/ptrace.h"
+
+namespace rrl::recorder {
+
+namespace {
+
+const LogChannel kLog("recorder");
+
+constexpr int64_t kTimeSliceMs = 20;
+
+int64_t monotonic_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+// Thread-group id of a task we have not seen being created yet.
+pid_t read_tgid(pid_t tid) {
+  std::ifstream f("/proc/" + std::to_string(tid) + "/status");
+  std::string key;
+  while (f >> key) {
+    if (key == "Tgid:") {
+      pid_t tgid = 0;
+      f >> tgid;
+      return tgid;
+    }
+  }
+  return tid;
+}
+
+int shell_status(int wait_status) {
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+  return -1;
+}
+
+}  // namespace
+
+Session::Session(trace::TraceWriter& writer, pid_t initial) : writer_(writer), initial_(initial) {
+  Task& t = add_task(initial, initial);
+  // The initial task was attached by PTRACE_SEIZE while running: no start stop.
+  t.first_stop = false;
+  t.state = TaskState::kRunning;
+  running_ = &t;
+  for (int fd = 1; fd <= 2; ++fd) {
+    struct stat st;
+    if (::fstat(fd, &st) == 0) std_files_[fd - 1] = {st.st_dev, st.st_ino};
+    else std_files_[fd - 1] = {~0ULL, ~0ULL};
+  }
+}
+
+Task& Session::add_task(pid_t tid, pid_t tgid) {
+  auto& slot = tasks_[tid];
+  if (!slot) {
+    slot = std::make_unique<Task>();
+    slot->tid = tid;
+    slot->tgid = tgid;
+    slot->state = TaskState::kInKernel;  // not stopped until it reports
+  }
+  return *slot;
+}
+
+Status Session::run() {
+  while (!tasks_.empty()) {
+    if (interrupted()) return fail("recording interrupted");
+    if (!running_) {
+      if (Task* t = pick_ready()) {
+        RRL_TRY(handle_stop(*t));
+        continue;
+      }
+    }
+    enforce_time_slice();
+    RRL_TRY(wait_for_stop(/*block=*/true));
+  }
+  return {};
+}
+
+// Time slices. A task that runs user code without any stop must not starve a
+// task that is ready: after kTimeSliceMs it is interrupted (PTRACE_INTERRUPT)
+// and goes to the back of the queue. The SIGALRM timer only exists to wake the
+// scheduler out of waitpid.
+void Session::enforce_time_slice() {
+  itimerval off{};
+  if (!running_ || ready_.empty() || running_->interrupt_sent) {
+    ::setitimer(ITIMER_REAL, &off, nullptr);
+    return;
+  }
+  int64_t elapsed = monotonic_ms() - running_since_ms_;
+  if (elapsed >= kTimeSliceMs) {
+    ::setitimer(ITIMER_REAL, &off, nullptr);
+    if (ptrace::interrupt(running_->tid)) running_->interrupt_sent = true;
+    return;
+  }
+  itimerval slice{};
+  slice.it_value.tv_usec = static_cast<suseconds_t>((kTimeSliceMs - elapsed) * 1000);
+  ::setitimer(ITIMER_REAL, &slice, nullptr);
+}
+
+Task* Session::pick_ready() {
+  while (!ready_.empty()) {
+    pid_t tid = ready_.front();
+    ready_.pop_front();
+    auto it = tasks_.find(tid);
+    if (it != tasks_.end() && it->second->state == TaskState::kReady) return it->second.get();
+  }
+  return nullptr;
+}
+
+Status Session::wait_for_stop(bool block) {
+  int status = 0;
+  pid_t tid = ::waitpid(-1, &status, __WALL | (block ? 0 : WNOHANG));
+  if (tid == 0) return {};
+  if (tid < 0) {
+    if (errno == EINTR) return {};
+    if (errno == ECHILD) {
+      // Every tracee is gone, including ones whose exit we never saw.
+      tasks_.clear();
+      ready_.clear();
+      running_ = nullptr;
+      return {};
+    }
+    return fail_errno("waitpid");
+  }
+  if (WIFEXITED(status) || WIFSIGNALED(status)) return handle_exited(tid, status);
+  auto it = tasks_.find(tid);
+  Task& t = it != tasks_.end() ? *it->second : add_task(tid, read_tgid(tid));
+  bool ended_user_code = running_ == &t;
+  if (ended_user_code) running_ = nullptr;
+  t.pending_status = status;
+  if (t.state != TaskState::kReady) {
+    t.state = TaskState::kReady;
+    // The stop that ends a stretch of user code is handled (and recorded) before
+    // anything else, so events keep the order in which user code ran.
+    if (ended_user_code) ready_.push_front(tid);
+    else ready_.push_back(tid);
+  }
+  return {};
+}
+
+Status Session::handle_exited(pid_t tid, int status) {
+  kLog.debug(tid, "exited with wait status {:#x}", status);
+  auto it = tasks_.find(tid);
+  if (it == tasks_.end()) return {};
+  if (running_ == it->second.get()) running_ = nullptr;
+  if (!it->second->exit_recorded) RRL_TRY(record(tid, trace::ExitEvent{status}));
+  if (tid == initial_) exit_status_ = shell_status(status);
+  std::erase(ready_, tid);
+  tasks_.erase(it);
+  return {};
+}
+
+Status Session::handle_stop(Task& t) {
+  if (t.resume_pending) {
+    t.resume_pending = false;
+    return resume(t, /*to_syscall_exit=*/t.in_syscall);
+  }
+  int status = t.pending_status;
+  int sig = WSTOPSIG(status);
+  int event = status >> 16;
+  if (sig == (SIGTRAP | 0x80)) return t.in_syscall ? on_syscall_exit(t) : on_syscall_entry(t);
+  if (event == PTRACE_EVENT_SECCOMP) return on_syscall_entry(t);
+  if (event != 0) return on_ptrace_event(t, event);
+  return on_signal(t, sig);
+}
+
+Status Session::resume(Task& t, bool to_syscall_exit, int sig) {
+  auto st = to_syscall_exit ? ptrace::syscall(t.tid, sig) : ptrace::cont(t.tid, sig);
+  if (!st) {
+    // A task killed under our feet reports its exit through waitpid.
+    if (ptrace::is_died(st.error())) {
+      t.state = TaskState::kInKernel;
+      return {};
+    }
+    return st;
+  }
+  if (to_syscall_exit) {
+    t.state = TaskState::kInKernel;
+  } else {
+    t.state = TaskState::kRunning;
+    running_ = &t;
+    running_since_ms_ = monotonic_ms();
+  }
+  return {};
+}
+
+// Syscall entries get an event only when needed. A task's user code up to a
+// syscall runs before whatever runs after its entry stop, but the syscall's
+// event is written at its exit, possibly after other tasks' events. So when an
+// event of another task is about to be written while a task sits between entry
+// and exit, a SyscallEntryEvent for that task goes first. Single-threaded
+// programs never pay for it.
+Status Session::record(pid_t tid, trace::EventData data) {
+  bool own_exit = std::holds_alternative<trace::SyscallEvent>(data);
+  while (!pending_entries_.empty()) {
+    pid_t other = pending_entries_.front();
+    pending_entries_.pop_front();
+    auto it = tasks_.find(other);
+    if (it == tasks_.end() || !it->second->entry_marker_pending) continue;
+    it->second->entry_marker_pending = false;
+    if (other == tid && own_exit) continue;
+    RRL_TRY(write_event(other, trace::SyscallEntryEvent{it->second->entry_nr}));
+  }
+  return write_event(tid, std::move(data));
+}
+
+Status Session::write_event(pid_t tid, trace::EventData data) {
+  trace::Event ev{next_event_++, tid, std::move(data)};
+  kLog.debug(tid, "event {} {}", ev.number, trace::kind_name(ev.data));
+  RRL_TRY(writer_.append(ev));
+  // Flush often enough that a recording killed with SIGKILL keeps its events.
+  int64_t now = monotonic_ms();
+  if (now - last_flush_ms_ > 250) {
+    last_flush_ms_ = now;
+    RRL_TRY(writer_.flush());
+  }
+  return {};
+}
+
+void Session::kill_all() {
+  for (auto& [tid, t] : tasks_) {
+    ::kill(tid, SIGKILL);
+    // A task parked in a ptrace stop is let go so that it can die.
+    (void)ptrace::cont(tid);
+  }
+  int status;
+  while (!tasks_.empty()) {
+    pid_t tid = ::waitpid(-1, &status, __WALL);
+    if (tid < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (WIFEXITED(status) || WIFSIGNALED(status)) tasks_.erase(tid);
+  }
+  tasks_.clear();
+  ready_.clear();
+  running_ = nullptr;
+}
+
+}  // namespace rrl::recorder

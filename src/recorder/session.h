@@ -1,0 +1,112 @@
+// The record session: every traced task, the scheduler that lets one of them
+// run user code at a time, and the handlers that turn ptrace stops into events.
+//
+// Scheduling model. A task is in one of these states:
+//   kReady     stopped at a ptrace stop that has been reported but not yet
+//              handled; its stop becomes an event when the scheduler picks it;
+//   kRunning   executing user code (at most one task at any time);
+//   kInKernel  resumed inside a syscall; it may block there (read on a pipe,
+//              futex, wait4, ...) for as long as it likes without stopping
+//              anyone else, and reports again at the syscall's exit;
+//   kGroupStop in a job-control stop (PTRACE_LISTEN), waiting for SIGCONT.
+// The global event order is the order in which the scheduler handles stops.
+// Because only one task runs user code at a time, each user-code interval of a
+// task lies between two of its own events, which is what replay re-creates.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "common/error.h"
+#include "common/registers.h"
+#include "recorder/recorder.h"
+#include "trace/events.h"
+#include "trace/trace_writer.h"
+
+namespace rrl::recorder {
+
+enum class TaskState { kReady, kRunning, kInKernel, kGroupStop };
+
+struct Task {
+  pid_t tid = 0;
+  pid_t tgid = 0;
+  TaskState state = TaskState::kReady;
+  int pending_status = 0;  // wait status of the stop to handle, when kReady
+  bool in_syscall = false;  // between a seccomp entry stop and the exit stop
+  bool refused = false;     // the current syscall was cancelled by the recorder
+  bool first_stop = true;   // auto-attached tasks start with a PTRACE_EVENT_STOP
+  bool exit_recorded = false;
+  bool entry_marker_pending = false;  // see Session::record()
+  bool interrupt_sent = false;
+  bool resume_pending = false;  // preempted: its stop is recorded, it only waits for its turn        // PTRACE_INTERRUPT for a time slice is on its way
+  int64_t entry_nr = -1;
+  std::array<uint64_t, 6> entry_args{};
+  Registers entry_regs;
+};
+
+class Session {
+ public:
+  Session(trace::TraceWriter& writer, pid_t initial);
+  // Runs until every task has exited, or the user interrupts, or writing fails.
+  Status run();
+  // Kills every tracee and reaps it (used on interruption and on errors).
+  void kill_all();
+  // The exit status of the initial process, shell style; -1 if unknown.
+  int exit_status() const { return exit_status_; }
+  uint64_t events() const { return next_event_; }
+
+ private:
+  // Scheduling (session.cc).
+  Status wait_for_stop(bool block);
+  Task* pick_ready();
+  Status handle_stop(Task& t);
+  Status handle_exited(pid_t tid, int status);
+  Status resume(Task& t, bool to_syscall_exit, int sig = 0);
+  Task& add_task(pid_t tid, pid_t tgid);
+  Status record(pid_t tid, trace::EventData data);
+  Status write_event(pid_t tid, trace::EventData data);
+  void enforce_time_slice();
+
+  // Syscalls (syscall_stops.cc).
+  Status on_syscall_entry(Task& t);
+  Status on_syscall_exit(Task& t);
+  Status capture_outputs(Task& t, trace::SyscallEvent& ev);
+  Status record_new_mapping(Task& t, const trace::SyscallEvent& ev);
+  Status emulate_vsyscall(Task& t, Registers& regs, int64_t nr);
+  uint8_t output_echo_flags(const Task& t, const trace::SyscallEvent& ev) const;
+
+  // Events other than syscalls (task_events.cc).
+  Status on_ptrace_event(Task& t, int event);
+  Status on_exec(Task& t);
+  Status on_signal(Task& t, int sig);
+  Status on_preempted(Task& t);
+  Expected<bool> try_emulate_rdtsc(Task& t);
+  Status patch_vdso(Task& t, const std::vector<uint8_t>& auxv);
+
+  trace::TraceWriter& writer_;
+  pid_t initial_;
+  std::map<pid_t, std::unique_ptr<Task>> tasks_;
+  std::deque<pid_t> ready_;
+  Task* running_ = nullptr;
+  uint64_t next_event_ = 0;
+  int exit_status_ = -1;
+  std::set<int64_t> warned_unknown_;
+  std::deque<pid_t> pending_entries_;  // tasks whose syscall entry has no event yet
+  int64_t running_since_ms_ = 0;
+  int64_t last_flush_ms_ = 0;
+  // Identity (st_dev, st_ino) of rr-like's own stdout and stderr, to mark the
+  // writes that replay must show again.
+  std::array<std::pair<uint64_t, uint64_t>, 2> std_files_{};
+};
+
+// Set by rr-like's SIGINT/SIGTERM/SIGHUP handler.
+bool interrupted();
+
+}  // namespace rrl::recorder

@@ -1,0 +1,123 @@
+#include "recorder/spawn.h"
+
+#include <fcntl.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+#include <fmt/core.h>
+
+#include "common/ptrace.h"
+#include "common/scoped_fd.h"
+
+namespace rrl::recorder {
+
+namespace {
+
+Status check_executable(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return fail_errno("cannot run '" + path + "'");
+  if (S_ISDIR(st.st_mode)) return fail("cannot run '" + path + "': it is a directory");
+  if (::access(path.c_str(), X_OK) != 0)
+    return fail("cannot run '" + path + "': it is not executable (check its permissions)");
+  return {};
+}
+
+// Runs in the forked child: never returns. Only async-signal-safe work plus
+// libseccomp, which is fine because the parent is single-threaded.
+[[noreturn]] void child_main(int go_fd, const char* path, char* const* argv) {
+  char go = 0;
+  while (::read(go_fd, &go, 1) < 0 && errno == EINTR) {
+  }
+  if (go != 'g') _exit(127);
+  ::close(go_fd);
+  // Signals ignored or blocked by rr-like must not leak into the program.
+  struct sigaction dfl{};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // A fixed layout lets replay find the stack, vdso and libraries where they were.
+  ::personality(ADDR_NO_RANDOMIZE);
+  // rdtsc/rdtscp now raise SIGSEGV, which the recorder answers and records.
+  ::prctl(PR_SET_TSC, PR_TSC_SIGSEGV);
+  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRACE(0));
+  if (!ctx || seccomp_load(ctx) != 0) {
+    static const char msg[] = "rr-like: error: cannot install the seccomp filter\n";
+    (void)!::write(2, msg, sizeof msg - 1);
+    _exit(127);
+  }
+  ::execv(path, argv);
+  _exit(127);
+}
+
+}  // namespace
+
+Expected<std::string> resolve_program(const std::string& name) {
+  if (name.empty()) return fail("no program given");
+  if (name.find('/') != std::string::npos) {
+    RRL_TRY(check_executable(name));
+    return name;
+  }
+  const char* path_env = std::getenv("PATH");
+  std::string_view path = path_env ? path_env : "/usr/local/bin:/usr/bin:/bin";
+  std::string first_found;
+  while (true) {
+    size_t colon = path.find(':');
+    std::string_view dir = path.substr(0, colon);
+    std::string candidate = fmt::format("{}/{}", dir.empty() ? std::string_view(".") : dir, name);
+    struct stat st;
+    if (::stat(candidate.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+      if (first_found.empty()) first_found = candidate;
+    }
+    if (colon == std::string_view::npos) break;
+    path.remove_prefix(colon + 1);
+  }
+  if (!first_found.empty()) RRL_TRY(check_executable(first_found));
+  return fail("cannot run '" + name + "': command not found in PATH");
+}
+
+unsigned long recorder_ptrace_options() {
+  return PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |
+         PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT |
+         PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL;
+}
+
+Expected<pid_t> spawn_traced(const std::string& path, const std::vector<std::string>& argv) {
+  std::vector<char*> cargv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return fail_errno("pipe");
+  ScopedFd read_end(pipefd[0]), write_end(pipefd[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) return fail_errno("fork");
+  if (pid == 0) {
+    write_end.release();
+    child_main(read_end.release(), path.c_str(), cargv.data());
+  }
+  read_end.reset();
+  if (auto st = ptrace::seize(pid, recorder_ptrace_options()); !st) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return std::unexpected(st.error());
+  }
+  // Attached: let the child go on to exec.
+  char go = 'g';
+  if (::write(write_end.get(), &go, 1) != 1) return fail_errno("start the recorded program");
+  return pid;
+}
+
+}  // namespace rrl::recorder

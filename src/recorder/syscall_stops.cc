@@ -1,0 +1,197 @@
+// Syscall entry and exit stops: what the recorder saves of each syscall.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <ctime>
+
+#include "common/log.h"
+#include "common/ptrace.h"
+#include "common/syscalls.h"
+#include "recorder/mappings.h"
+#include "recorder/session.h"
+#include "vdso/vdso.h"
+
+namespace rrl::recorder {
+
+namespace {
+
+const LogChannel kLog("recorder");
+
+constexpr int64_t kERestartSys = 512, kERestartNoIntr = 513, kERestartNoHand = 514,
+                  kERestartBlock = 516;
+
+bool is_error_result(int64_t r) { return r < 0 && r > -4096; }
+
+bool is_interrupted_result(int64_t r) {
+  return r == -kERestartSys || r == -kERestartNoIntr || r == -kERestartNoHand ||
+         r == -kERestartBlock || r == -EINTR;
+}
+
+// Syscalls whose effect rr-like cannot reproduce, answered with ENOSYS instead.
+// rseq: the kernel would write the current CPU into the program's memory at
+// every preemption, which no trace could follow.
+bool refused_syscall(int64_t nr) { return nr == SYS_rseq; }
+
+}  // namespace
+
+Status Session::on_syscall_entry(Task& t) {
+  auto regs = ptrace::get_regs(t.tid);
+  if (!regs) return ptrace::is_died(regs.error()) ? Status{} : Status(std::unexpected(regs.error()));
+  if (regs->arch == Arch::kX86)
+    return fail("32-bit (i386) programs cannot be recorded yet; the program switched to 32-bit mode");
+  t.entry_regs = *regs;
+  t.entry_nr = regs->syscallno();
+  for (int i = 0; i < 6; ++i) t.entry_args[i] = regs->arg(i);
+  t.refused = false;
+  if ((regs->ip() & ~0xfffULL) == vdso::kVsyscallBase) {
+    if (auto nr = vdso::vsyscall_number(regs->ip() - 0)) return emulate_vsyscall(t, *regs, *nr);
+  }
+  t.in_syscall = true;
+  t.entry_marker_pending = true;
+  pending_entries_.push_back(t.tid);
+  if (refused_syscall(t.entry_nr)) {
+    regs->r.orig_rax = static_cast<uint64_t>(-1);  // skip it; rax stays -ENOSYS
+    regs->r.rax = static_cast<uint64_t>(-ENOSYS);
+    RRL_TRY(ptrace::set_regs(t.tid, *regs));
+    t.refused = true;
+  }
+  return resume(t, /*to_syscall_exit=*/true);
+}
+
+Status Session::on_syscall_exit(Task& t) {
+  auto regs = ptrace::get_regs(t.tid);
+  if (!regs) return ptrace::is_died(regs.error()) ? Status{} : Status(std::unexpected(regs.error()));
+  t.in_syscall = false;
+  trace::SyscallEvent ev;
+  ev.syscallno = t.entry_nr;
+  ev.args = t.entry_args;
+  if (t.refused) {
+    regs->r.rax = static_cast<uint64_t>(-ENOSYS);
+    RRL_TRY(ptrace::set_regs(t.tid, *regs));
+    ev.flags |= trace::SyscallEvent::kRefused;
+  }
+  ev.regs = *regs;
+  if (is_interrupted_result(regs->result())) ev.flags |= trace::SyscallEvent::kInterrupted;
+  if (!t.refused) RRL_TRY(capture_outputs(t, ev));
+  ev.flags |= output_echo_flags(t, ev);
+  RRL_TRY(record(t.tid, ev));
+  RRL_TRY(record_new_mapping(t, ev));
+  return resume(t, /*to_syscall_exit=*/false);
+}
+
+Status Session::capture_outputs(Task& t, trace::SyscallEvent& ev) {
+  pid_t tid = t.tid;
+  auto reader = [tid](uint64_t addr, void* buf, size_t len) {
+    return ptrace::read_memory(tid, RemoteAddr(addr),
+                               std::span<uint8_t>(static_cast<uint8_t*>(buf), len))
+        .has_value();
+  };
+  auto outputs = syscalls::output_ranges(ev.syscallno, ev.args, ev.regs.result(), reader);
+  if (!outputs.known) {
+    ev.flags |= trace::SyscallEvent::kUnknown;
+    if (warned_unknown_.insert(ev.syscallno).second)
+      print_warning(fmt::format(
+          "syscall {} ({}) is not in rr-like's syscall table; recording it without its memory "
+          "effects, so replay may diverge",
+          syscalls::name(ev.syscallno), ev.syscallno));
+  }
+  for (const auto& r : outputs.ranges) {
+    trace::MemWrite w{r.addr, std::vector<uint8_t>(r.len)};
+    if (auto st = ptrace::read_memory(tid, RemoteAddr(r.addr), w.data); !st) {
+      kLog.debug(tid, "cannot read output range {:#x}+{}: {}", r.addr, r.len, st.error().describe());
+      continue;
+    }
+    ev.writes.push_back(std::move(w));
+  }
+  return {};
+}
+
+uint8_t Session::output_echo_flags(const Task& t, const trace::SyscallEvent& ev) const {
+  switch (ev.syscallno) {
+    case SYS_write: case SYS_writev: case SYS_pwrite64: case SYS_pwritev: case SYS_pwritev2:
+      break;
+    default:
+      return 0;
+  }
+  if (ev.regs.result() <= 0) return 0;
+  struct stat st;
+  if (::stat(fmt::format("/proc/{}/fd/{}", t.tid, ev.args[0]).c_str(), &st) != 0) return 0;
+  std::pair<uint64_t, uint64_t> id{st.st_dev, st.st_ino};
+  bool out = id == std_files_[0], err = id == std_files_[1];
+  // A terminal is often both: then the program's own fd number decides.
+  if (out && err) return ev.args[0] == 2 ? trace::SyscallEvent::kToStderr : trace::SyscallEvent::kToStdout;
+  if (out) return trace::SyscallEvent::kToStdout;
+  if (err) return trace::SyscallEvent::kToStderr;
+  return 0;
+}
+
+Status Session::record_new_mapping(Task& t, const trace::SyscallEvent& ev) {
+  if (ev.syscallno != SYS_mmap || is_error_result(ev.regs.result())) return {};
+  int flags = static_cast<int>(ev.args[3]);
+  int fd = static_cast<int>(ev.args[4]);
+  if ((flags & MAP_ANONYMOUS) || fd < 0) return {};
+  std::string fd_path = fmt::format("/proc/{}/fd/{}", t.tid, fd);
+  struct stat st;
+  if (::stat(fd_path.c_str(), &st) != 0) return {};
+  MapEntry m;
+  m.start = static_cast<uint64_t>(ev.regs.result());
+  m.end = m.start + ((ev.args[1] + 4095) & ~4095ULL);
+  m.offset = ev.args[5];
+  m.prot = static_cast<uint32_t>(ev.args[2]);
+  m.shared = (flags & MAP_SHARED) != 0;
+  m.dev = st.st_dev;
+  m.inode = st.st_ino;
+  char target[4096];
+  ssize_t n = ::readlink(fd_path.c_str(), target, sizeof target - 1);
+  m.path = n > 0 ? std::string(target, static_cast<size_t>(n)) : fd_path;
+  if (!S_ISREG(st.st_mode)) return {};  // device or special file: nothing to keep
+  auto rec = save_mapping(writer_, m, fd_path);
+  if (!rec) return fail("cannot save mapped file " + m.path + " into the trace: " +
+                        rec.error().describe());
+  return record(t.tid, trace::MmapEvent{*rec});
+}
+
+// Calls into the legacy vsyscall page are emulated by the kernel after a
+// seccomp stop, with no syscall-exit stop. We answer them ourselves, make the
+// kernel skip its own emulation, and record the answer as a syscall.
+Status Session::emulate_vsyscall(Task& t, Registers& regs, int64_t nr) {
+  trace::SyscallEvent ev;
+  ev.syscallno = nr;
+  ev.args = t.entry_args;
+  int64_t result = 0;
+  auto put = [&](uint64_t addr, const void* p, size_t len) -> Status {
+    if (addr == 0) return {};
+    std::span<const uint8_t> bytes(static_cast<const uint8_t*>(p), len);
+    RRL_TRY(ptrace::write_memory(t.tid, RemoteAddr(addr), bytes));
+    ev.writes.push_back({addr, std::vector<uint8_t>(bytes.begin(), bytes.end())});
+    return {};
+  };
+  if (nr == SYS_gettimeofday) {
+    timeval tv;
+    struct timezone tz;
+    ::gettimeofday(&tv, &tz);
+    RRL_TRY(put(regs.arg(0), &tv, sizeof tv));
+    RRL_TRY(put(regs.arg(1), &tz, sizeof tz));
+  } else if (nr == SYS_time) {
+    time_t now = ::time(nullptr);
+    RRL_TRY(put(regs.arg(0), &now, sizeof now));
+    result = now;
+  } else {
+    unsigned cpu = 0, node = 0;
+    ::getcpu(&cpu, &node);
+    RRL_TRY(put(regs.arg(0), &cpu, sizeof cpu));
+    RRL_TRY(put(regs.arg(1), &node, sizeof node));
+  }
+  regs.r.orig_rax = static_cast<uint64_t>(-1);
+  regs.r.rax = static_cast<uint64_t>(result);
+  RRL_TRY(ptrace::set_regs(t.tid, regs));
+  ev.regs = regs;
+  RRL_TRY(record(t.tid, ev));
+  return resume(t, /*to_syscall_exit=*/false);
+}
+
+}  // namespace rrl::recorder

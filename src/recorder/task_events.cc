@@ -1,0 +1,241 @@
+// Stops other than syscalls: clone/fork/vfork, exec, exit, job control,
+// signals, and the rdtsc traps that PR_SET_TSC turns into SIGSEGV.
+#include <elf.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <x86intrin.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "common/log.h"
+#include "common/ptrace.h"
+#include "recorder/mappings.h"
+#include "recorder/session.h"
+#include "vdso/vdso.h"
+
+namespace rrl::recorder {
+
+namespace {
+
+const LogChannel kLog("recorder");
+
+Expected<std::string> read_proc_file(pid_t tid, const char* what) {
+  std::string path = fmt::format("/proc/{}/{}", tid, what);
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return fail_errno("read " + path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> split_nul(const std::string& s) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < s.size()) {
+    size_t end = s.find('\0', pos);
+    if (end == std::string::npos) end = s.size();
+    out.push_back(s.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+
+bool is_stop_signal(int sig) {
+  return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+// Signals that an instruction raised, rather than somebody sent.
+bool is_synchronous(int sig, const siginfo_t& si) {
+  bool fault = sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP;
+  return fault && si.si_code > 0 && si.si_code != SI_KERNEL;
+}
+
+}  // namespace
+
+Status Session::on_ptrace_event(Task& t, int event) {
+  switch (event) {
+    case PTRACE_EVENT_FORK:
+    case PTRACE_EVENT_VFORK:
+    case PTRACE_EVENT_CLONE: {
+      auto msg = ptrace::get_event_msg(t.tid);
+      if (!msg) return resume(t, /*to_syscall_exit=*/true);
+      trace::CloneEvent ev;
+      ev.new_tid = static_cast<int32_t>(*msg);
+      ev.flags = t.entry_nr == SYS_clone ? t.entry_args[0] : 0;
+      if (t.entry_nr == SYS_clone3) {
+        uint64_t flags = 0;
+        std::span<uint8_t> out(reinterpret_cast<uint8_t*>(&flags), sizeof flags);
+        if (ptrace::read_memory(t.tid, RemoteAddr(t.entry_args[0]), out)) ev.flags = flags;
+      }
+      bool thread = (ev.flags & CLONE_THREAD) != 0;
+      ev.kind = event == PTRACE_EVENT_VFORK ? trace::CloneEvent::kVfork
+                : thread                    ? trace::CloneEvent::kThread
+                                            : trace::CloneEvent::kFork;
+      add_task(ev.new_tid, thread ? t.tgid : ev.new_tid);
+      RRL_TRY(record(t.tid, ev));
+      return resume(t, /*to_syscall_exit=*/true);
+    }
+    case PTRACE_EVENT_EXEC:
+      RRL_TRY(on_exec(t));
+      return resume(t, /*to_syscall_exit=*/true);
+    case PTRACE_EVENT_EXIT: {
+      auto msg = ptrace::get_event_msg(t.tid);
+      RRL_TRY(record(t.tid, trace::ExitEvent{msg ? static_cast<int32_t>(*msg) : 0}));
+      t.exit_recorded = true;
+      if (t.tid == initial_ && msg) exit_status_ = -1;  // final status comes from waitpid
+      // Let it die; it runs no more user code.
+      if (auto st = ptrace::cont(t.tid); !st && !ptrace::is_died(st.error())) return st;
+      t.state = TaskState::kInKernel;
+      return {};
+    }
+    case PTRACE_EVENT_STOP: {
+      int sig = WSTOPSIG(t.pending_status);
+      if (!t.first_stop && is_stop_signal(sig)) {
+        // Job-control stop: wait for SIGCONT without holding anybody up.
+        if (auto st = ptrace::listen(t.tid); !st && !ptrace::is_died(st.error())) return st;
+        t.state = TaskState::kGroupStop;
+        return {};
+      }
+      if (!t.first_stop && sig == SIGTRAP && t.interrupt_sent) return on_preempted(t);
+      t.first_stop = false;
+      return resume(t, /*to_syscall_exit=*/t.in_syscall);
+    }
+    default:
+      kLog.info(t.tid, "unexpected ptrace event {}", event);
+      return resume(t, /*to_syscall_exit=*/t.in_syscall);
+  }
+}
+
+Status Session::on_exec(Task& t) {
+  // A non-leader thread that execs takes over the leader's tid.
+  if (auto former = ptrace::get_event_msg(t.tid); former && static_cast<pid_t>(*former) != t.tid) {
+    auto it = tasks_.find(static_cast<pid_t>(*former));
+    if (it != tasks_.end()) {
+      t.in_syscall = it->second->in_syscall;
+      t.entry_nr = it->second->entry_nr;
+      t.entry_args = it->second->entry_args;
+      std::erase(ready_, it->first);
+      if (running_ == it->second.get()) running_ = nullptr;
+      tasks_.erase(it);
+    }
+  }
+  t.first_stop = false;
+  auto regs = ptrace::get_regs(t.tid);
+  if (!regs) return std::unexpected(regs.error());
+  if (regs->arch == Arch::kX86)
+    return fail("32-bit (i386) programs cannot be recorded yet by this rr-like");
+  trace::ExecEvent ev;
+  ev.regs = *regs;
+  char exe[4096];
+  ssize_t n = ::readlink(fmt::format("/proc/{}/exe", t.tid).c_str(), exe, sizeof exe - 1);
+  ev.path = n > 0 ? std::string(exe, static_cast<size_t>(n)) : std::string();
+  if (auto s = read_proc_file(t.tid, "cmdline")) ev.argv = split_nul(*s);
+  if (auto s = read_proc_file(t.tid, "environ")) ev.envp = split_nul(*s);
+  auto auxv = read_proc_file(t.tid, "auxv");
+  if (!auxv) return std::unexpected(auxv.error());
+  ev.auxv.assign(auxv->begin(), auxv->end());
+  if (auto random = vdso::auxv_lookup(ev.auxv, AT_RANDOM))
+    RRL_TRY(ptrace::read_memory(t.tid, RemoteAddr(*random), ev.at_random));
+  auto maps = read_maps(t.tid);
+  if (!maps) return std::unexpected(maps.error());
+  for (const auto& m : *maps) {
+    bool is_exe = m.path == ev.path;
+    std::string open_path = is_exe ? fmt::format("/proc/{}/exe", t.tid) : m.path;
+    auto rec = save_mapping(writer_, m, open_path);
+    if (!rec) return fail("cannot save " + m.path + " into the trace: " + rec.error().describe());
+    if (is_exe && ev.trace_file.empty()) ev.trace_file = rec->trace_file;
+    if (m.path == "[stack]") {
+      ev.stack_start = regs->sp() & ~4095ULL;
+      ev.stack.resize(m.end - ev.stack_start);
+      RRL_TRY(ptrace::read_memory(t.tid, RemoteAddr(ev.stack_start), ev.stack));
+    }
+    ev.mappings.push_back(std::move(*rec));
+  }
+  RRL_TRY(record(t.tid, std::move(ev)));
+  RRL_TRY(writer_.flush());
+  return patch_vdso(t, std::vector<uint8_t>(auxv->begin(), auxv->end()));
+}
+
+Status Session::patch_vdso(Task& t, const std::vector<uint8_t>& auxv) {
+  auto base = vdso::auxv_lookup(auxv, AT_SYSINFO_EHDR);
+  if (!base) return {};
+  auto maps = read_maps(t.tid);
+  if (!maps) return std::unexpected(maps.error());
+  for (const auto& m : *maps) {
+    if (m.start != *base) continue;
+    std::vector<uint8_t> image(m.end - m.start);
+    RRL_TRY(ptrace::read_memory(t.tid, RemoteAddr(m.start), image));
+    auto patches = vdso::syscall_patches(image, m.start);
+    if (!patches) return fail("cannot rewrite the vdso: " + patches.error().describe());
+    trace::PatchEvent ev;
+    ev.what = "vdso";
+    for (const auto& p : *patches) {
+      RRL_TRY(ptrace::write_memory(t.tid, RemoteAddr(p.addr), p.bytes));
+      ev.writes.push_back({p.addr, p.bytes});
+    }
+    return record(t.tid, std::move(ev));
+  }
+  return {};
+}
+
+Expected<bool> Session::try_emulate_rdtsc(Task& t) {
+  auto regs = ptrace::get_regs(t.tid);
+  if (!regs) return std::unexpected(regs.error());
+  uint8_t insn[3] = {};
+  if (!ptrace::read_memory(t.tid, RemoteAddr(regs->ip()), insn)) return false;
+  trace::RdtscEvent ev;
+  if (insn[0] == 0x0f && insn[1] == 0x31) {
+    ev.tsc = __rdtsc();
+    regs->set_ip(regs->ip() + 2);
+  } else if (insn[0] == 0x0f && insn[1] == 0x01 && insn[2] == 0xf9) {
+    ev.rdtscp = true;
+    ev.tsc = __rdtscp(&ev.aux);
+    regs->r.rcx = ev.aux;
+    regs->set_ip(regs->ip() + 3);
+  } else {
+    return false;
+  }
+  regs->r.rax = ev.tsc & 0xffffffff;
+  regs->r.rdx = ev.tsc >> 32;
+  RRL_TRY(ptrace::set_regs(t.tid, *regs));
+  ev.regs = *regs;
+  RRL_TRY(record(t.tid, ev));
+  return true;
+}
+
+Status Session::on_preempted(Task& t) {
+  t.interrupt_sent = false;
+  auto regs = ptrace::get_regs(t.tid);
+  if (!regs) return ptrace::is_died(regs.error()) ? Status{} : Status(std::unexpected(regs.error()));
+  RRL_TRY(record(t.tid, trace::SchedEvent{*regs}));
+  // Back of the queue: everybody else who is ready goes first.
+  t.resume_pending = true;
+  t.state = TaskState::kReady;
+  ready_.push_back(t.tid);
+  return {};
+}
+
+Status Session::on_signal(Task& t, int sig) {
+  auto si = ptrace::get_siginfo(t.tid);
+  if (!si) return ptrace::is_died(si.error()) ? Status{} : Status(std::unexpected(si.error()));
+  if (sig == SIGSEGV && si->si_code == SI_KERNEL) {
+    auto emulated = try_emulate_rdtsc(t);
+    if (!emulated) return std::unexpected(emulated.error());
+    if (*emulated) return resume(t, /*to_syscall_exit=*/false);
+  }
+  auto regs = ptrace::get_regs(t.tid);
+  if (!regs) return ptrace::is_died(regs.error()) ? Status{} : Status(std::unexpected(regs.error()));
+  trace::SignalEvent ev;
+  ev.signo = sig;
+  std::memcpy(ev.siginfo.data(), &*si, sizeof(siginfo_t));
+  ev.regs = *regs;
+  ev.deterministic = is_synchronous(sig, *si);
+  RRL_TRY(record(t.tid, ev));
+  return resume(t, /*to_syscall_exit=*/t.in_syscall, sig);
+}
+
+}  // namespace rrl::recorder

@@ -1,0 +1,233 @@
+#include "trace/events.h"
+
+#include <cstring>
+#include <type_traits>
+
+namespace rrl::trace {
+
+namespace {
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+
+void put_regs(ByteWriter& w, const Registers& r) {
+  w.u8(static_cast<uint8_t>(r.arch));
+  w.raw(&r.r, sizeof r.r);
+}
+Registers get_regs(ByteReader& rd) {
+  Registers r;
+  r.arch = static_cast<Arch>(rd.u8());
+  rd.raw(&r.r, sizeof r.r);
+  return r;
+}
+
+void put_writes(ByteWriter& w, const std::vector<MemWrite>& ws) {
+  w.u64(ws.size());
+  for (const auto& m : ws) {
+    w.u64(m.addr);
+    w.bytes(m.data);
+  }
+}
+std::vector<MemWrite> get_writes(ByteReader& rd) {
+  std::vector<MemWrite> ws;
+  uint64_t n = rd.u64();
+  for (uint64_t i = 0; i < n && rd.ok(); ++i) {
+    MemWrite m;
+    m.addr = rd.u64();
+    m.data = rd.bytes();
+    ws.push_back(std::move(m));
+  }
+  return ws;
+}
+
+void put_strings(ByteWriter& w, const std::vector<std::string>& v) {
+  w.u64(v.size());
+  for (const auto& s : v) w.str(s);
+}
+std::vector<std::string> get_strings(ByteReader& rd) {
+  std::vector<std::string> v;
+  uint64_t n = rd.u64();
+  for (uint64_t i = 0; i < n && rd.ok(); ++i) v.push_back(rd.str());
+  return v;
+}
+
+void put_mapping(ByteWriter& w, const MappingRecord& m) {
+  w.u64(m.start);
+  w.u64(m.end);
+  w.u64(m.offset);
+  w.u32(m.prot);
+  w.u32(m.flags);
+  w.str(m.path);
+  w.str(m.trace_file);
+  w.u64(m.dev);
+  w.u64(m.inode);
+}
+MappingRecord get_mapping(ByteReader& rd) {
+  MappingRecord m;
+  m.start = rd.u64();
+  m.end = rd.u64();
+  m.offset = rd.u64();
+  m.prot = rd.u32();
+  m.flags = rd.u32();
+  m.path = rd.str();
+  m.trace_file = rd.str();
+  m.dev = rd.u64();
+  m.inode = rd.u64();
+  return m;
+}
+
+void put(ByteWriter& w, const SyscallEvent& e) {
+  w.i64(e.syscallno);
+  for (auto a : e.args) w.u64(a);
+  put_regs(w, e.regs);
+  w.u8(e.flags);
+  put_writes(w, e.writes);
+}
+void get(ByteReader& rd, SyscallEvent& e) {
+  e.syscallno = rd.i64();
+  for (auto& a : e.args) a = rd.u64();
+  e.regs = get_regs(rd);
+  e.flags = rd.u8();
+  e.writes = get_writes(rd);
+}
+
+void put(ByteWriter& w, const SignalEvent& e) {
+  w.u32(static_cast<uint32_t>(e.signo));
+  w.raw(e.siginfo.data(), e.siginfo.size());
+  put_regs(w, e.regs);
+  w.u8(e.deterministic);
+}
+void get(ByteReader& rd, SignalEvent& e) {
+  e.signo = static_cast<int32_t>(rd.u32());
+  rd.raw(e.siginfo.data(), e.siginfo.size());
+  e.regs = get_regs(rd);
+  e.deterministic = rd.u8() != 0;
+}
+
+void put(ByteWriter& w, const RdtscEvent& e) {
+  w.u64(e.tsc);
+  w.u32(e.aux);
+  w.u8(e.rdtscp);
+  put_regs(w, e.regs);
+}
+void get(ByteReader& rd, RdtscEvent& e) {
+  e.tsc = rd.u64();
+  e.aux = rd.u32();
+  e.rdtscp = rd.u8() != 0;
+  e.regs = get_regs(rd);
+}
+
+void put(ByteWriter& w, const ExecEvent& e) {
+  w.str(e.path);
+  w.str(e.trace_file);
+  put_strings(w, e.argv);
+  put_strings(w, e.envp);
+  w.bytes(e.auxv);
+  w.raw(e.at_random.data(), e.at_random.size());
+  put_regs(w, e.regs);
+  w.u64(e.mappings.size());
+  for (const auto& m : e.mappings) put_mapping(w, m);
+  w.u64(e.stack_start);
+  w.bytes(e.stack);
+}
+void get(ByteReader& rd, ExecEvent& e) {
+  e.path = rd.str();
+  e.trace_file = rd.str();
+  e.argv = get_strings(rd);
+  e.envp = get_strings(rd);
+  e.auxv = rd.bytes();
+  rd.raw(e.at_random.data(), e.at_random.size());
+  e.regs = get_regs(rd);
+  uint64_t n = rd.u64();
+  for (uint64_t i = 0; i < n && rd.ok(); ++i) e.mappings.push_back(get_mapping(rd));
+  e.stack_start = rd.u64();
+  e.stack = rd.bytes();
+}
+
+void put(ByteWriter& w, const MmapEvent& e) { put_mapping(w, e.mapping); }
+void get(ByteReader& rd, MmapEvent& e) { e.mapping = get_mapping(rd); }
+
+void put(ByteWriter& w, const CloneEvent& e) {
+  w.u32(static_cast<uint32_t>(e.new_tid));
+  w.u8(e.kind);
+  w.u64(e.flags);
+}
+void get(ByteReader& rd, CloneEvent& e) {
+  e.new_tid = static_cast<int32_t>(rd.u32());
+  e.kind = rd.u8();
+  e.flags = rd.u64();
+}
+
+void put(ByteWriter& w, const ExitEvent& e) { w.u32(static_cast<uint32_t>(e.wait_status)); }
+void get(ByteReader& rd, ExitEvent& e) { e.wait_status = static_cast<int32_t>(rd.u32()); }
+
+void put(ByteWriter& w, const PatchEvent& e) {
+  w.str(e.what);
+  put_writes(w, e.writes);
+}
+void get(ByteReader& rd, PatchEvent& e) {
+  e.what = rd.str();
+  e.writes = get_writes(rd);
+}
+
+void put(ByteWriter& w, const SyscallEntryEvent& e) { w.i64(e.syscallno); }
+void get(ByteReader& rd, SyscallEntryEvent& e) { e.syscallno = rd.i64(); }
+
+void put(ByteWriter& w, const SchedEvent& e) { put_regs(w, e.regs); }
+void get(ByteReader& rd, SchedEvent& e) { e.regs = get_regs(rd); }
+
+template <size_t I = 0>
+bool decode_alternative(size_t index, ByteReader& rd, EventData& out) {
+  if constexpr (I < std::variant_size_v<EventData>) {
+    if (index == I) {
+      std::variant_alternative_t<I, EventData> v;
+      get(rd, v);
+      out = std::move(v);
+      return true;
+    }
+    return decode_alternative<I + 1>(index, rd, out);
+  } else {
+    return false;
+  }
+}
+
+}  // namespace
+
+const char* kind_name(const EventData& d) {
+  return std::visit(Overloaded{
+                        [](const SyscallEvent&) { return "syscall"; },
+                        [](const SignalEvent&) { return "signal"; },
+                        [](const RdtscEvent&) { return "rdtsc"; },
+                        [](const ExecEvent&) { return "exec"; },
+                        [](const MmapEvent&) { return "mmap"; },
+                        [](const CloneEvent&) { return "clone"; },
+                        [](const ExitEvent&) { return "exit"; },
+                        [](const PatchEvent&) { return "patch"; },
+                        [](const SyscallEntryEvent&) { return "syscall_entry"; },
+                        [](const SchedEvent&) { return "sched"; },
+                    },
+                    d);
+}
+
+void encode_event(const Event& ev, ByteWriter& w) {
+  w.u8(static_cast<uint8_t>(ev.data.index()));
+  w.u64(ev.number);
+  w.u32(static_cast<uint32_t>(ev.tid));
+  std::visit([&](const auto& d) { put(w, d); }, ev.data);
+}
+
+Expected<Event> decode_event(std::span<const uint8_t> bytes) {
+  ByteReader rd(bytes);
+  Event ev;
+  size_t index = rd.u8();
+  ev.number = rd.u64();
+  ev.tid = static_cast<int32_t>(rd.u32());
+  if (!rd.ok() || !decode_alternative(index, rd, ev.data))
+    return fail("corrupt trace: unknown event kind " + std::to_string(index));
+  if (!rd.ok() || !rd.at_end()) return fail("corrupt trace: malformed event record");
+  return ev;
+}
+
+}  // namespace rrl::trace

@@ -1,0 +1,131 @@
+// The events of a trace, in the single global order in which they happened.
+// This is the contract between the recorder, the replayer and `rr-like dump`;
+// any change to the encoding bumps kTraceVersion (header.h).
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/error.h"
+#include "common/registers.h"
+#include "common/serialize.h"
+
+namespace rrl::trace {
+
+// Bytes the kernel (or the recorder on the tracee's behalf) wrote into tracee memory.
+struct MemWrite {
+  uint64_t addr = 0;
+  std::vector<uint8_t> data;
+};
+
+// A syscall as it completed: entry arguments, registers at exit, memory written.
+struct SyscallEvent {
+  enum Flags : uint8_t {
+    kNone = 0,
+    kRefused = 1,      // rr-like made it fail (e.g. rseq) without running it
+    kUnknown = 2,      // not in the output table: memory effects not known
+    kInterrupted = 4,  // ended by a signal (ERESTART* / EINTR)
+    kToStdout = 8,     // wrote to the file rr-like's stdout is: replay shows it again
+    kToStderr = 16,    // same for stderr
+  };
+  int64_t syscallno = 0;
+  std::array<uint64_t, 6> args{};
+  Registers regs;  // at syscall exit
+  uint8_t flags = kNone;
+  std::vector<MemWrite> writes;
+};
+
+// A signal delivered to the tracee (or one that killed it).
+struct SignalEvent {
+  int32_t signo = 0;
+  std::array<uint8_t, sizeof(siginfo_t)> siginfo{};
+  Registers regs;  // at the delivery stop
+  bool deterministic = false;  // raised by an instruction (SIGSEGV, SIGILL, ...) rather than sent
+};
+
+// rdtsc/rdtscp trapped and answered by the recorder.
+struct RdtscEvent {
+  uint64_t tsc = 0;
+  uint32_t aux = 0;       // TSC_AUX, for rdtscp
+  bool rdtscp = false;
+  Registers regs;         // after emulation (ip past the instruction)
+};
+
+// A file-backed (or shared) mapping whose contents the trace keeps.
+struct MappingRecord {
+  uint64_t start = 0, end = 0;
+  uint64_t offset = 0;
+  uint32_t prot = 0, flags = 0;
+  std::string path;        // original path in the recorded run
+  std::string trace_file;  // name under files/ in the trace, empty if none
+  uint64_t dev = 0, inode = 0;
+};
+
+struct ExecEvent {
+  std::string path;        // the file that was executed
+  std::string trace_file;  // its copy under files/
+  std::vector<std::string> argv, envp;
+  std::vector<uint8_t> auxv;               // raw /proc/PID/auxv
+  std::array<uint8_t, 16> at_random{};     // the AT_RANDOM bytes
+  Registers regs;                          // at the exec stop
+  std::vector<MappingRecord> mappings;     // address space right after exec
+  uint64_t stack_start = 0;                // initial stack contents [stack_start, stack end)
+  std::vector<uint8_t> stack;
+};
+
+struct MmapEvent {
+  MappingRecord mapping;
+};
+
+struct CloneEvent {
+  enum Kind : uint8_t { kFork = 0, kVfork = 1, kThread = 2 };
+  int32_t new_tid = 0;
+  uint8_t kind = kFork;
+  uint64_t flags = 0;
+};
+
+struct ExitEvent {
+  int32_t wait_status = 0;  // as from waitpid
+};
+
+// Code that rr-like wrote into the tracee (vdso entry points rewritten into syscalls).
+struct PatchEvent {
+  std::string what;
+  std::vector<MemWrite> writes;
+};
+
+// A task reached a syscall's entry here in the global order, but the syscall
+// completed later (other tasks ran meanwhile). Written only when some other
+// task's event falls between the entry and the exit, so that replay runs this
+// task's user code up to the syscall before theirs.
+struct SyscallEntryEvent {
+  int64_t syscallno = 0;
+};
+
+// The recorder stopped a task that ran too long without any event, so that
+// others could run (a time slice ended). `regs` is where it stopped.
+struct SchedEvent {
+  Registers regs;
+};
+
+using EventData = std::variant<SyscallEvent, SignalEvent, RdtscEvent, ExecEvent, MmapEvent,
+                               CloneEvent, ExitEvent, PatchEvent, SyscallEntryEvent, SchedEvent>;
+
+struct Event {
+  uint64_t number = 0;
+  int32_t tid = 0;
+  EventData data;
+};
+
+const char* kind_name(const EventData& d);
+
+void encode_event(const Event& ev, ByteWriter& w);
+Expected<Event> decode_event(std::span<const uint8_t> bytes);
+
+}  // namespace rrl::trace

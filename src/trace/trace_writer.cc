@@ -1,0 +1,186 @@
+#include "trace/trace_writer.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdio>
+
+#include "trace/fs_util.h"
+
+namespace rrl::trace {
+
+namespace {
+
+constexpr mode_t kDirMode = 0700;  // traces hold the program's memory and environment
+
+Status check_empty(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return fail_errno("cannot open trace directory " + dir);
+  bool empty = true;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name != "." && name != "..") {
+      empty = false;
+      break;
+    }
+  }
+  ::closedir(d);
+  if (!empty) return fail("trace directory " + dir + " already exists and is not empty");
+  return {};
+}
+
+// A file can be hard-linked instead of copied only when nobody will rewrite it
+// in place: owned by root, writable by nobody else, and where package managers
+// keep files (they replace files by rename on upgrade, leaving our link to the
+// old inode intact).
+bool will_not_change(const struct stat& st, const std::string& path) {
+  if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) return false;
+  if (path.find("/..") != std::string::npos) return false;
+  for (const char* dir : {"/usr/", "/lib/", "/lib64/", "/bin/", "/sbin/", "/opt/", "/etc/"}) {
+    if (path.starts_with(dir)) return true;
+  }
+  return false;
+}
+
+// Links the very inode behind `fd` (not whatever its path names by now).
+// Fails when the trace is on another file system (EXDEV) or the kernel's
+// protected_hardlinks refuses an unprivileged user (EPERM): then we copy.
+bool try_hard_link(int fd, const std::string& dest) {
+  std::string proc = "/proc/self/fd/" + std::to_string(fd);
+  return ::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, dest.c_str(), AT_SYMLINK_FOLLOW) == 0;
+}
+
+// The base name of a mapping's path as a safe file name.
+std::string safe_base_name(std::string path) {
+  constexpr std::string_view kDeleted = " (deleted)";
+  if (path.ends_with(kDeleted)) path.resize(path.size() - kDeleted.size());
+  std::string base = path.substr(path.rfind('/') + 1);
+  for (char& c : base) {
+    bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
+              c == '+';
+    if (!ok) c = '_';
+  }
+  if (base.size() > 128) base.resize(128);
+  return base.empty() ? "file" : base;
+}
+
+}  // namespace
+
+Expected<TraceWriter> TraceWriter::create(const std::string& dir, Header initial) {
+  RRL_TRY(make_dirs(dir, kDirMode));
+  RRL_TRY(check_empty(dir));
+  initial.version = kTraceVersion;
+  initial.state = Header::State::kRecording;
+  initial.event_count = 0;
+  RRL_TRY(write_header(dir, initial));
+  if (::mkdir((dir + "/files").c_str(), kDirMode) != 0)
+    return fail_errno("cannot create " + dir + "/files");
+  auto events = StreamWriter::create(dir + "/events");
+  if (!events) return std::unexpected(events.error());
+  TraceWriter w;
+  w.dir_ = dir;
+  w.events_.emplace(std::move(*events));
+  return w;
+}
+
+Status TraceWriter::check_open() const {
+  if (!events_) return fail("the trace " + dir_ + " is already finished");
+  return {};
+}
+
+Status TraceWriter::append(const Event& ev) {
+  RRL_TRY(check_open());
+  scratch_.clear();
+  encode_event(ev, scratch_);
+  RRL_TRY(events_->append(scratch_.data()));
+  ++event_count_;
+  return {};
+}
+
+Status TraceWriter::flush() {
+  RRL_TRY(check_open());
+  return events_->flush();
+}
+
+std::string TraceWriter::next_file_name(const std::string& original_path) {
+  char num[16];
+  std::snprintf(num, sizeof num, "%05u-", files_saved_++);
+  return num + safe_base_name(original_path);
+}
+
+Status TraceWriter::copy_into_trace(int src, const std::string& dest) {
+  ScopedFd dst(::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!dst.valid()) return fail_errno("cannot create " + dest);
+  auto st = copy_contents(src, dst.get(), dest);
+  if (st) st = close_checked(dst, dest);
+  if (!st) {
+    ::unlink(dest.c_str());  // never leave a partial copy that looks whole
+    return st;
+  }
+  unsynced_.push_back(dest);
+  return {};
+}
+
+Expected<std::string> TraceWriter::save_file(const std::string& path,
+                                             const std::string& original_path) {
+  RRL_TRY(check_open());
+  const std::string& known_as = original_path.empty() ? path : original_path;
+  ScopedFd src(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!src.valid()) return fail_errno("cannot open " + path + " to save " + known_as);
+  struct stat st;
+  if (::fstat(src.get(), &st) != 0) return fail_errno("cannot stat " + path);
+  // Copying a device such as /dev/zero would never end.
+  if (!S_ISREG(st.st_mode))
+    return fail("cannot save " + known_as + " in the trace: not a regular file");
+  FileKey key{st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+  if (auto it = saved_.find(key); it != saved_.end()) return it->second;
+
+  std::string name = next_file_name(known_as);
+  std::string dest = dir_ + "/files/" + name;
+  bool linked = will_not_change(st, known_as) && try_hard_link(src.get(), dest);
+  if (!linked) RRL_TRY(copy_into_trace(src.get(), dest));
+  saved_.emplace(key, name);
+  return name;
+}
+
+Status TraceWriter::sync_saved_files() {
+  for (const auto& path : unsynced_) RRL_TRY(fsync_path(path));
+  unsynced_.clear();
+  return fsync_path(dir_ + "/files");
+}
+
+Status TraceWriter::finish(Header final) {
+  RRL_TRY(check_open());
+  auto st = events_->close();
+  if (st) st = sync_saved_files();
+  events_.reset();
+  final.version = kTraceVersion;
+  final.event_count = event_count_;
+  if (!st) {
+    // Best effort: say why the trace is unusable instead of leaving "recording".
+    final.state = Header::State::kFailed;
+    final.failure_reason = "could not finish the trace: " + st.error().describe();
+    (void)write_header(dir_, final);
+    return st;
+  }
+  return write_header(dir_, final);
+}
+
+Status TraceWriter::abandon(Header h) {
+  RRL_TRY(check_open());
+  if (h.state != Header::State::kInterrupted && h.state != Header::State::kFailed)
+    return fail("abandon() needs the state interrupted or failed, not " + state_name(h.state));
+  auto flushed = events_->flush();
+  events_.reset();  // closes the stream without an end marker
+  h.version = kTraceVersion;
+  h.event_count = event_count_;
+  if (!flushed && h.failure_reason.empty()) h.failure_reason = flushed.error().describe();
+  auto written = write_header(dir_, h);
+  if (!flushed) return flushed;
+  return written;
+}
+
+}  // namespace rrl::trace

@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# rr-like's behaviour on bad input and hostile conditions.
+#
+# usage: bad_input.sh RR_LIKE CASE      (CASE=list prints the cases)
+# Cases that need another user (unwritable_trace_dir) or a small file system
+# (full_disk) use setpriv or mount/user namespaces; see each case.
+set -u
+if [ $# -ne 2 ]; then
+  echo "usage: $0 RR_LIKE CASE" >&2
+  exit 2
+fi
+SCRIPT=$(readlink -f "$0")
+. "$(dirname "$SCRIPT")/lib.sh"
+
+CASES=(missing_program not_executable unknown_option_record unknown_option_global
+  unknown_subcommand record_without_program unwritable_trace_dir full_disk
+  killed_during_recording ctrl_c ctrl_c_process_group dump_nonexistent version record_help)
+
+RR_LIKE=$(resolve_exe "$1") || fail "rr-like not found: $1"
+CASE=$2
+if [ "$CASE" = list ]; then
+  echo "${CASES[@]}"
+  exit 0
+fi
+[ -x "$RR_LIKE" ] || fail "rr-like is not executable: $RR_LIKE"
+
+# run_rr EXPECT_STATUS ARGS...: runs rr-like into $TMP/out, $TMP/err, $ST.
+# EXPECT_STATUS is a number, or "nonzero".
+run_rr() {
+  local expect=$1
+  shift
+  timeout -k 5 30 "$RR_LIKE" "$@" < /dev/null > "$TMP/out" 2> "$TMP/err"
+  ST=$?
+  echo "rr-like $*: exit $ST, stderr: $(head -c 300 "$TMP/err")"
+  case $expect in
+    nonzero) [ "$ST" != 0 ] || fail "expected a non-zero exit status" ;;
+    *) [ "$ST" = "$expect" ] || fail "expected exit status $expect, got $ST" ;;
+  esac
+  [ "$ST" = 124 ] && fail "rr-like hung (timeout)"
+  return 0
+}
+
+# expect_error TEXT: stderr has an `rr-like: error` line mentioning TEXT.
+expect_error() {
+  grep '^rr-like: error' "$TMP/err" | grep -qF -- "$1" ||
+    fail "expected an 'rr-like: error' line mentioning '$1' on stderr"
+}
+
+# Processes carrying our marker in their environment (rr-like and every
+# tracee inherit it), other than the pids given.
+marked_pids() {
+  local f pid
+  for f in $(grep -lzx "RRL_TEST_MARKER=$MARKER" /proc/[0-9]*/environ 2> /dev/null); do
+    pid=${f#/proc/}
+    pid=${pid%/environ}
+    case " $* " in *" $pid "*) continue ;; esac
+    echo "$pid"
+  done
+  pgrep -f -- "$MARKER" || true
+}
+
+# Waits up to 5 s until no process of the recording is left; fails naming them.
+expect_no_tracees() {
+  local left deadline=$((SECONDS + 5))
+  while :; do
+    left=$(marked_pids | sort -u)
+    [ -z "$left" ] && return 0
+    [ $SECONDS -lt $deadline ] || break
+    sleep 0.1
+  done
+  for pid in $left; do ps -o pid=,stat=,args= -p "$pid" >&2; done
+  # shellcheck disable=SC2086 # a list of pids
+  kill -9 $left 2> /dev/null
+  fail "processes of the recording outlived rr-like: $(echo "$left" | tr '\n' ' ')"
+}
+
+# Starts `rr-like record` of a sleeping loop in the background, in its own
+# process group (as a shell with job control does), and waits until the
+# trace directory and a tracee exist. Sets RR_PID, TRACE_ROOT, TRACE_NAME.
+start_sleeping_recording() {
+  MARKER=rrl-marker-$$-$RANDOM$RANDOM
+  TRACE_ROOT=$TMP/traces
+  TRACE_NAME=interrupted
+  mkdir -p "$TRACE_ROOT"
+  set -m
+  RRL_TEST_MARKER=$MARKER RR_LIKE_TRACE_DIR=$TRACE_ROOT "$RR_LIKE" record \
+    -o "$TRACE_ROOT/$TRACE_NAME" -- sh -c 'while :; do sleep 0.05; done' "$MARKER" \
+    < /dev/null > "$TMP/out" 2> "$TMP/err" &
+  RR_PID=$!
+  set +m
+  local tracee=
+  for _ in $(seq 1 100); do
+    tracee=$(marked_pids "$RR_PID" | head -n 1)
+    [ -d "$TRACE_ROOT/$TRACE_NAME" ] && [ -n "$tracee" ] && break
+    kill -0 "$RR_PID" 2> /dev/null || { cat "$TMP/err" >&2; fail "rr-like exited early"; }
+    sleep 0.1
+  done
+  [ -d "$TRACE_ROOT/$TRACE_NAME" ] || fail "no trace directory appeared within 10 s"
+  [ -n "$tracee" ] || fail "the recorded program did not start within 10 s"
+  sleep 0.5 # let the recording run a few loop iterations
+}
+
+# Waits up to 10 s for rr-like to exit; sets ST to its exit status.
+wait_rr_exit() {
+  for _ in $(seq 1 100); do
+    kill -0 "$RR_PID" 2> /dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$RR_PID" 2> /dev/null; then
+    kill -9 "$RR_PID"
+    wait "$RR_PID"
+    fail "rr-like did not exit within 10 s"
+  fi
+  wait "$RR_PID"
+  ST=$?
+  echo "rr-like exited with $ST; stderr: $(head -c 300 "$TMP/err")"
+}
+
+# `rr-like ls` lists the interrupted trace as incomplete, and `rr-like dump`
+# refuses it or says it is incomplete.
+expect_incomplete_trace() {
+  RR_LIKE_TRACE_DIR=$TRACE_ROOT timeout 30 "$RR_LIKE" ls > "$TMP/ls.out" 2> "$TMP/ls.err" ||
+    fail "rr-like ls failed: $(cat "$TMP/ls.err")"
+  echo "rr-like ls:"
+  cat "$TMP/ls.out"
+  grep -w -- "$TRACE_NAME" "$TMP/ls.out" | grep -qw incomplete ||
+    fail "rr-like ls does not list '$TRACE_NAME' as incomplete"
+  timeout 30 "$RR_LIKE" dump "$TRACE_ROOT/$TRACE_NAME" > "$TMP/dump.out" 2> "$TMP/dump.err"
+  local st=$?
+  if [ $st = 0 ] && ! grep -qi incomplete "$TMP/dump.out" "$TMP/dump.err"; then
+    fail "rr-like dump of an incomplete trace exited 0 without saying it is incomplete"
+  fi
+  echo "rr-like dump: exit $st"
+}
+
+case_missing_program() {
+  run_rr nonzero record -o "$TMP/t1" /nonexistent/rrl-program
+  expect_error /nonexistent/rrl-program
+  run_rr nonzero record -o "$TMP/t2" -- rrl-no-such-command-in-path
+  expect_error rrl-no-such-command-in-path
+}
+
+case_not_executable() {
+  printf '#!/bin/sh\necho should not run\n' > "$TMP/not-executable"
+  chmod 644 "$TMP/not-executable"
+  run_rr nonzero record -o "$TMP/t" "$TMP/not-executable"
+  expect_error "$TMP/not-executable"
+  ! grep -q 'should not run' "$TMP/out" || fail "the file ran"
+}
+
+case_unknown_option_record() {
+  run_rr 2 record --bogus true
+  expect_error --bogus
+}
+
+case_unknown_option_global() {
+  run_rr 2 --bogus
+  expect_error --bogus
+}
+
+case_unknown_subcommand() {
+  run_rr 2 rrl-bogus-subcommand
+  expect_error rrl-bogus-subcommand
+}
+
+case_record_without_program() {
+  run_rr 2 record
+  grep -q '^rr-like: error' "$TMP/err" || fail "expected an 'rr-like: error' line"
+}
+
+# As root, permissions do not apply: run rr-like as nobody then.
+case_unwritable_trace_dir() {
+  local ro=$TMP/read-only
+  mkdir -p "$ro"
+  local as_user=()
+  if [ "$(id -u)" = 0 ]; then
+    local group
+    group=$(id -gn nobody 2> /dev/null) || fail "user nobody is missing"
+    chown nobody: "$ro"
+    as_user=(setpriv --reuid=nobody --regid="$group" --clear-groups)
+    "${as_user[@]}" test -x "$RR_LIKE" ||
+      fail "user nobody cannot execute $RR_LIKE: make the build directory world-readable"
+  fi
+  chmod 500 "$ro"
+  mkdir -m 1777 "$TMP/scratch"
+  timeout -k 5 30 "${as_user[@]}" "$RR_LIKE" record -o "$ro/trace" -- \
+    sh -c "echo ran > '$TMP/scratch/ran'" < /dev/null > "$TMP/out" 2> "$TMP/err"
+  ST=$?
+  echo "exit $ST, stderr: $(head -c 300 "$TMP/err")"
+  [ "$ST" != 0 ] || fail "expected a non-zero exit status"
+  expect_error "$ro"
+  [ ! -e "$ro/trace" ] || fail "a trace directory was created in a read-only directory"
+  [ ! -e "$TMP/scratch/ran" ] || note "the program ran although the trace could not be written"
+}
+
+# A 512 KB tmpfs in a private mount namespace (root: unshare -m; otherwise a
+# user namespace: unshare -Urm). Without either the case cannot run.
+case_full_disk() {
+  local how=(unshare -m)
+  [ "$(id -u)" = 0 ] || how=(unshare -Urm)
+  "${how[@]}" true 2> /dev/null ||
+    fail "full_disk needs root or unprivileged user namespaces ('${how[*]}' failed)"
+  RRL_FULL_DISK_DIR=$TMP/small "${how[@]}" -- bash "$SCRIPT" "$RR_LIKE" full_disk_inner
+  local st=$?
+  [ $st = 0 ] || exit $st
+}
+
+case_full_disk_inner() {
+  local dir=$RRL_FULL_DISK_DIR
+  mkdir -p "$dir"
+  mount -t tmpfs -o size=512k tmpfs "$dir" || fail "mounting a tmpfs failed"
+  MARKER=rrl-marker-$$-$RANDOM$RANDOM
+  # 8 MB of random bytes read by the program: their record cannot fit.
+  local start=$SECONDS
+  RRL_TEST_MARKER=$MARKER timeout -k 5 35 "$RR_LIKE" record -o "$dir/trace" -- \
+    sh -c 'head -c 8000000 /dev/urandom > /dev/null; echo finished' "$MARKER" \
+    < /dev/null > "$TMP/out" 2> "$TMP/err"
+  ST=$?
+  echo "exit $ST after $((SECONDS - start)) s, stderr: $(head -c 300 "$TMP/err")"
+  expect_no_tracees
+  [ $((SECONDS - start)) -lt 35 ] || fail "rr-like hung on a full file system (killed after 35 s)"
+  [ "$ST" != 0 ] || fail "recording onto a full file system exited 0"
+  grep -Eqi 'no space left|disk full' "$TMP/err" ||
+    fail "expected a message containing 'No space left' or 'disk full'"
+  umount "$dir"
+}
+
+case_killed_during_recording() {
+  start_sleeping_recording
+  kill -9 "$RR_PID"
+  wait "$RR_PID"
+  expect_no_tracees
+  expect_incomplete_trace
+}
+
+# SIGINT to rr-like alone.
+case_ctrl_c() {
+  start_sleeping_recording
+  kill -INT "$RR_PID"
+  wait_rr_exit
+  expect_no_tracees
+  [ "$ST" != 0 ] || fail "rr-like exited 0 after SIGINT"
+  expect_incomplete_trace
+}
+
+# SIGINT to the whole process group, as a terminal's Ctrl-C does: the
+# program may die of it (then the trace may be complete), but rr-like must
+# exit non-zero and leave nothing behind.
+case_ctrl_c_process_group() {
+  start_sleeping_recording
+  kill -INT -- "-$RR_PID"
+  wait_rr_exit
+  expect_no_tracees
+  [ "$ST" != 0 ] || fail "rr-like exited 0 after SIGINT"
+  RR_LIKE_TRACE_DIR=$TRACE_ROOT timeout 30 "$RR_LIKE" ls > "$TMP/ls.out" 2>&1 ||
+    fail "rr-like ls failed: $(cat "$TMP/ls.out")"
+  grep -qw -- "$TRACE_NAME" "$TMP/ls.out" || fail "rr-like ls does not list the trace"
+}
+
+case_dump_nonexistent() {
+  run_rr nonzero dump "$TMP/rrl-no-such-trace"
+  expect_error rrl-no-such-trace
+}
+
+case_version() {
+  run_rr 0 --version
+  grep -q '[0-9]' "$TMP/out" || fail "--version printed no version number"
+}
+
+case_record_help() {
+  run_rr 0 record --help
+  grep -qi 'record' "$TMP/out" "$TMP/err" || fail "record --help printed no usage"
+}
+
+case " ${CASES[*]} full_disk_inner " in
+  *" $CASE "*) ;;
+  *) fail "unknown case '$CASE' (known: ${CASES[*]})" ;;
+esac
+if [ "$CASE" = full_disk_inner ]; then
+  TMP=$(dirname "$RRL_FULL_DISK_DIR")
+  case_full_disk_inner
+else
+  setup_tmp
+  chmod 755 "$TMP/tmp"
+  "case_$CASE"
+fi
+echo "ok: $CASE"
