@@ -11,6 +11,7 @@ inline constexpr int kExitError = 1;
 inline constexpr int kExitUsage = 2;
 
 int cmd_record(const std::vector<std::string>& args);
+int cmd_replay(const std::vector<std::string>& args);
 int cmd_ls(const std::vector<std::string>& args);
 int cmd_dump(const std::vector<std::string>& args);
 

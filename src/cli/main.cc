@@ -15,6 +15,7 @@ Record a program's execution into a trace, then inspect the trace.
 
 commands:
   record [-o DIR] [--] PROG [ARGS...]   run PROG and record everything it observes
+  replay -a [TRACE]                     re-execute a recorded run from its trace
   ls                                    list recorded traces
   dump [TRACE]                          print a trace's events as JSON lines
 
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "record") return rrl::cli::cmd_record(rest);
+  if (cmd == "replay") return rrl::cli::cmd_replay(rest);
   if (cmd == "ls") return rrl::cli::cmd_ls(rest);
   if (cmd == "dump") return rrl::cli::cmd_dump(rest);
   if (!cmd.empty() && cmd[0] == '-') return rrl::cli::usage_error("unknown option '" + cmd + "'", "");

@@ -203,14 +203,13 @@ Status Session::resume(Task& t, bool to_syscall_exit, int sig) {
 // and exit, a SyscallEntryEvent for that task goes first. Single-threaded
 // programs never pay for it.
 Status Session::record(pid_t tid, trace::EventData data) {
-  bool own_exit = std::holds_alternative<trace::SyscallEvent>(data);
   while (!pending_entries_.empty()) {
     pid_t other = pending_entries_.front();
     pending_entries_.pop_front();
     auto it = tasks_.find(other);
     if (it == tasks_.end() || !it->second->entry_marker_pending) continue;
     it->second->entry_marker_pending = false;
-    if (other == tid && own_exit) continue;
+    if (other == tid) continue;  // its own next event says it reached the syscall
     RRL_TRY(write_event(other, trace::SyscallEntryEvent{it->second->entry_nr}));
   }
   return write_event(tid, std::move(data));
@@ -230,19 +229,21 @@ Status Session::write_event(pid_t tid, trace::EventData data) {
 }
 
 void Session::kill_all() {
-  for (auto& [tid, t] : tasks_) {
-    ::kill(tid, SIGKILL);
-    // A task parked in a ptrace stop is let go so that it can die.
-    (void)ptrace::cont(tid);
-  }
-  int status;
-  while (!tasks_.empty()) {
-    pid_t tid = ::waitpid(-1, &status, __WALL);
-    if (tid < 0) {
-      if (errno == EINTR) continue;
-      break;
+  for (auto& [tid, t] : tasks_) ::kill(tid, SIGKILL);
+  // Reap everything. A task parked in a ptrace stop (an exit stop, say) is let
+  // go so that it can die; the deadline guards against a task that never goes.
+  int64_t deadline = monotonic_ms() + 5000;
+  while (!tasks_.empty() && monotonic_ms() < deadline) {
+    int status;
+    pid_t tid = ::waitpid(-1, &status, __WALL | WNOHANG);
+    if (tid < 0 && errno == ECHILD) break;
+    if (tid <= 0) {
+      for (auto& [other, t] : tasks_) (void)ptrace::cont(other);
+      ::usleep(1000);
+      continue;
     }
     if (WIFEXITED(status) || WIFSIGNALED(status)) tasks_.erase(tid);
+    else (void)ptrace::cont(tid);
   }
   tasks_.clear();
   ready_.clear();

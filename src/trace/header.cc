@@ -117,10 +117,14 @@ Expected<std::vector<uint8_t>> read_whole(const std::string& path, const std::st
 
 std::string state_name(Header::State s) {
   switch (s) {
-    case Header::State::kRecording: return "recording";
-    case Header::State::kComplete: return "complete";
-    case Header::State::kInterrupted: return "interrupted";
-    case Header::State::kFailed: return "failed";
+    case Header::State::kRecording:
+      return "recording";
+    case Header::State::kComplete:
+      return "complete";
+    case Header::State::kInterrupted:
+      return "interrupted";
+    case Header::State::kFailed:
+      return "failed";
   }
   return "unknown";
 }
@@ -158,8 +162,7 @@ Expected<Header> read_header(const std::string& dir) {
   size_t rest = d.size() - kPreambleSize;  // body length, body, checksum
   if (rest < 2 * sizeof(uint64_t)) return fail("the trace header " + path + " is truncated");
   std::memcpy(&size, d.data() + kPreambleSize, sizeof size);
-  if (size > rest - 2 * sizeof(uint64_t))
-    return fail("the trace header " + path + " is truncated");
+  if (size > rest - 2 * sizeof(uint64_t)) return fail("the trace header " + path + " is truncated");
   auto body = std::span(d).subspan(kPreambleSize + sizeof size, size);
   std::memcpy(&sum, body.data() + size, sizeof sum);
   if (rest != size + 2 * sizeof(uint64_t) || sum != fnv1a(body) || !decode_body(body, h))

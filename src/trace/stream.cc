@@ -27,12 +27,18 @@ std::span<const uint8_t> as_bytes(const void* p, size_t n) {
 
 }  // namespace
 
-bool is_truncated(const Error& e) { return e.message.find(kTruncatedWording) != std::string::npos; }
-bool is_corrupt(const Error& e) { return e.message.find(kCorruptWording) != std::string::npos; }
+bool is_truncated(const Error& e) {
+  return e.message.find(kTruncatedWording) != std::string::npos;
+}
+bool is_corrupt(const Error& e) {
+  return e.message.find(kCorruptWording) != std::string::npos;
+}
 
 // ---- StreamWriter ----
 
-void StreamWriter::CCtxFree::operator()(ZSTD_CCtx_s* c) const { ZSTD_freeCCtx(c); }
+void StreamWriter::CCtxFree::operator()(ZSTD_CCtx_s* c) const {
+  ZSTD_freeCCtx(c);
+}
 
 StreamWriter::StreamWriter(StreamWriter&&) noexcept = default;
 StreamWriter& StreamWriter::operator=(StreamWriter&&) noexcept = default;
@@ -125,7 +131,9 @@ Status StreamWriter::close() {
 
 // ---- StreamReader ----
 
-void StreamReader::DCtxFree::operator()(ZSTD_DCtx_s* d) const { ZSTD_freeDCtx(d); }
+void StreamReader::DCtxFree::operator()(ZSTD_DCtx_s* d) const {
+  ZSTD_freeDCtx(d);
+}
 
 StreamReader::StreamReader(StreamReader&&) noexcept = default;
 StreamReader& StreamReader::operator=(StreamReader&&) noexcept = default;
@@ -142,14 +150,19 @@ Expected<StreamReader> StreamReader::open(const std::string& path) {
   return r;
 }
 
-std::unexpected<Error> StreamReader::fail_as(StreamFailure kind, const std::string& what,
-                                             int err) {
+std::unexpected<Error> StreamReader::fail_as(StreamFailure kind, const std::string& what, int err) {
   failure_ = kind;
   std::string msg;
   switch (kind) {
-    case StreamFailure::kTruncated: msg = path_ + kTruncatedWording + what; break;
-    case StreamFailure::kCorrupt: msg = path_ + kCorruptWording + what; break;
-    default: msg = "cannot read " + path_ + what; break;
+    case StreamFailure::kTruncated:
+      msg = path_ + kTruncatedWording + what;
+      break;
+    case StreamFailure::kCorrupt:
+      msg = path_ + kCorruptWording + what;
+      break;
+    default:
+      msg = "cannot read " + path_ + what;
+      break;
   }
   error_ = Error{std::move(msg), err};
   return std::unexpected(*error_);
@@ -181,9 +194,9 @@ Expected<bool> StreamReader::decompress_available() {
     frame_.resize(old + out.pos);
     in_pos_ = in.pos;
     if (ZSTD_isError(ret))
-      return fail_as(StreamFailure::kCorrupt,
-                     std::string("zstd: ") + ZSTD_getErrorName(ret) + " (after " +
-                         std::to_string(count_) + " records)");
+      return fail_as(StreamFailure::kCorrupt, std::string("zstd: ") + ZSTD_getErrorName(ret) +
+                                                  " (after " + std::to_string(count_) +
+                                                  " records)");
     if (ret == 0) return true;
     if (in.pos == in.size && out.pos < out.size) return false;
   }
@@ -201,9 +214,8 @@ Expected<bool> StreamReader::load_frame() {
     if (!n) return std::unexpected(n.error());
     if (*n == 0) {
       if (!started) return false;
-      return fail_as(StreamFailure::kTruncated,
-                     "it ends inside a compressed frame (after " + std::to_string(count_) +
-                         " records)");
+      return fail_as(StreamFailure::kTruncated, "it ends inside a compressed frame (after " +
+                                                    std::to_string(count_) + " records)");
     }
     started = true;
     auto complete = decompress_available();
@@ -228,8 +240,7 @@ Expected<std::optional<std::vector<uint8_t>>> StreamReader::end_marker() {
   frame_pos_ += sizeof expected;
   if (expected != count_)
     return fail_as(StreamFailure::kCorrupt, "the end marker counts " + std::to_string(expected) +
-                                                " records but there are " +
-                                                std::to_string(count_));
+                                                " records but there are " + std::to_string(count_));
   RRL_TRY(check_at_eof());
   done_ = true;
   return std::nullopt;

@@ -38,6 +38,7 @@ std::string default_trace_root() {
 
 Expected<std::string> resolve_trace_dir(std::optional<std::string> name) {
   std::string root = default_trace_root();
+  if (name && name->empty()) return fail("an empty trace name was given");
   if (name) {
     if (is_directory(*name)) return *name;
     std::string in_root = root + "/" + *name;
@@ -61,6 +62,9 @@ Expected<std::string> make_trace_dir_name(const std::string& root,
                                           const std::string& exe_basename) {
   RRL_TRY(make_dirs(root, 0700));
   std::string base = exe_basename.empty() ? "trace" : exe_basename;
+  for (char& c : base) {
+    if (c == '/') c = '_';
+  }
   for (unsigned n = 0; n < 1000000; ++n) {
     std::string dir = root + "/" + base + "-" + std::to_string(n);
     if (::mkdir(dir.c_str(), 0700) == 0) return dir;

@@ -6,6 +6,10 @@ Expected<TraceReader> TraceReader::open(const std::string& dir) {
   auto header = read_header(dir);
   if (!header) return std::unexpected(header.error());
   auto events = StreamReader::open(dir + "/events");
+  // The recorder died between writing the header and creating the stream.
+  if (!events && events.error().sys_errno == ENOENT && header->state != Header::State::kComplete)
+    return fail("trace " + dir + " is incomplete: the recording stopped before any event (" +
+                state_name(header->state) + ")");
   if (!events) return std::unexpected(events.error());
   return TraceReader(dir, std::move(*header), std::move(*events));
 }
@@ -13,9 +17,14 @@ Expected<TraceReader> TraceReader::open(const std::string& dir) {
 std::unexpected<Error> TraceReader::incomplete_error() const {
   std::string why;
   switch (header_.state) {
-    case Header::State::kInterrupted: why = "the recording was interrupted"; break;
-    case Header::State::kFailed: why = "the recording failed"; break;
-    default: why = "the recording never finished (rr-like was killed, or is still recording)";
+    case Header::State::kInterrupted:
+      why = "the recording was interrupted";
+      break;
+    case Header::State::kFailed:
+      why = "the recording failed";
+      break;
+    default:
+      why = "the recording never finished (rr-like was killed, or is still recording)";
   }
   if (!header_.failure_reason.empty()) why += " (" + header_.failure_reason + ")";
   return fail("trace " + dir_ + " is incomplete: " + why + "; only its first " +

@@ -32,35 +32,14 @@ Status check_empty(const std::string& dir) {
   return {};
 }
 
-// A file can be hard-linked instead of copied only when nobody will rewrite it
-// in place: owned by root, writable by nobody else, and where package managers
-// keep files (they replace files by rename on upgrade, leaving our link to the
-// old inode intact).
-bool will_not_change(const struct stat& st, const std::string& path) {
-  if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) return false;
-  if (path.find("/..") != std::string::npos) return false;
-  for (const char* dir : {"/usr/", "/lib/", "/lib64/", "/bin/", "/sbin/", "/opt/", "/etc/"}) {
-    if (path.starts_with(dir)) return true;
-  }
-  return false;
-}
-
-// Links the very inode behind `fd` (not whatever its path names by now).
-// Fails when the trace is on another file system (EXDEV) or the kernel's
-// protected_hardlinks refuses an unprivileged user (EPERM): then we copy.
-bool try_hard_link(int fd, const std::string& dest) {
-  std::string proc = "/proc/self/fd/" + std::to_string(fd);
-  return ::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, dest.c_str(), AT_SYMLINK_FOLLOW) == 0;
-}
-
 // The base name of a mapping's path as a safe file name.
 std::string safe_base_name(std::string path) {
   constexpr std::string_view kDeleted = " (deleted)";
   if (path.ends_with(kDeleted)) path.resize(path.size() - kDeleted.size());
   std::string base = path.substr(path.rfind('/') + 1);
   for (char& c : base) {
-    bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
-              c == '+';
+    bool ok =
+        std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' || c == '+';
     if (!ok) c = '_';
   }
   if (base.size() > 128) base.resize(128);
@@ -111,8 +90,13 @@ std::string TraceWriter::next_file_name(const std::string& original_path) {
   return num + safe_base_name(original_path);
 }
 
-Status TraceWriter::copy_into_trace(int src, const std::string& dest) {
-  ScopedFd dst(::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+// Saved files are always copies (a reflink where the file system can). A hard
+// link would be cheaper, but the recorded program could see it: the link
+// count of /usr/bin/ls would read 2 under `ls -l`, and output must not change
+// under recording. Executables stay executable, since replay execs them.
+Status TraceWriter::copy_into_trace(int src, const std::string& dest, bool executable) {
+  ScopedFd dst(::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                      executable ? 0700 : 0600));
   if (!dst.valid()) return fail_errno("cannot create " + dest);
   auto st = copy_contents(src, dst.get(), dest);
   if (st) st = close_checked(dst, dest);
@@ -140,8 +124,7 @@ Expected<std::string> TraceWriter::save_file(const std::string& path,
 
   std::string name = next_file_name(known_as);
   std::string dest = dir_ + "/files/" + name;
-  bool linked = will_not_change(st, known_as) && try_hard_link(src.get(), dest);
-  if (!linked) RRL_TRY(copy_into_trace(src.get(), dest));
+  RRL_TRY(copy_into_trace(src.get(), dest, (st.st_mode & 0111) != 0));
   saved_.emplace(key, name);
   return name;
 }

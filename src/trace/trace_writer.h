@@ -1,7 +1,7 @@
 // Writes a trace directory:
 //   DIR/header   the Header (header.h), rewritten atomically when the state changes
 //   DIR/events   the event stream (stream.h), one encode_event() record per event
-//   DIR/files/   contents of mapped files, hard-linked or copied
+//   DIR/files/   contents of mapped files, copied (reflinked where possible)
 // The header says kRecording from the first moment, so a recorder killed with
 // SIGKILL leaves a trace that every tool recognises as incomplete; the events
 // flushed before the kill stay readable.
@@ -42,8 +42,7 @@ class TraceWriter {
 
   // Keeps the contents of the file that `path` opens (e.g. /proc/PID/map_files/...)
   // under files/ and returns its name there. `original_path` is the name the
-  // recorded program knows it by; it names the copy and decides whether a hard
-  // link is safe. A file already saved (same device, inode, size and mtime) is
+  // recorded program knows it by; it names the copy. A file already saved (same device, inode, size and mtime) is
   // not saved again: the earlier name is returned.
   Expected<std::string> save_file(const std::string& path, const std::string& original_path = "");
 
@@ -66,7 +65,7 @@ class TraceWriter {
   TraceWriter() = default;
   Status check_open() const;
   std::string next_file_name(const std::string& original_path);
-  Status copy_into_trace(int src, const std::string& dest);
+  Status copy_into_trace(int src, const std::string& dest, bool executable);
   Status sync_saved_files();
 
   std::string dir_;

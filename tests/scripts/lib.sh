@@ -164,6 +164,26 @@ check_dump() {
   echo "dump: $(wc -l < "$TMP/dump.out") events"
 }
 
+# replay_and_compare EXPECTED_STATUS TRACE: `rr-like replay -a` must exit 0,
+# say that the recorded program exited with EXPECTED_STATUS, and show the same
+# stdout and stderr as the native run. Repeated $RR_LIKE_REPLAYS times (default 1).
+replay_and_compare() {
+  local expected=$1 trace=$2 bad=0 i
+  for i in $(seq "${RR_LIKE_REPLAYS:-1}"); do
+    run_one "$TMP/replay$i" "$RR_LIKE" replay -a "$trace"
+    local st
+    st=$(cat "$TMP/replay$i/status")
+    if [ "$st" = 0 ] && grep -q "^rr-like: replay finished: the recorded program exited with status $expected\$" \
+        "$TMP/replay$i/stderr"; then
+      echo "$expected" > "$TMP/replay$i/status"
+    else
+      echo "FAIL: replay $i exited with $st, or did not report the recorded status $expected" >&2
+    fi
+    compare_outputs "$expected" "$TMP/native" "$TMP/replay$i" "replay$i" || bad=1
+  done
+  return $bad
+}
+
 # run_and_compare EXPECTED_STATUS CMD...: native run, recorded run,
 # comparison, dump check. Requires $RR_LIKE and setup_tmp.
 run_and_compare() {
@@ -177,10 +197,9 @@ run_and_compare() {
   local bad=0
   compare_outputs "$expected" "$TMP/native" "$TMP/record" record || bad=1
   check_dump "$trace" || bad=1
-  # Replay goes here once `rr-like replay -a` exists:
-  #   run_one "$TMP/replay" "$RR_LIKE" replay -a "$trace"
-  #   compare_outputs "$expected" "$TMP/native" "$TMP/replay" replay || bad=1
-  # (stdin is irrelevant to replay, and the program's stderr must match too.)
+  if [ "${RR_LIKE_SKIP_REPLAY:-0}" != 1 ] && [ -d "$trace" ]; then
+    replay_and_compare "$expected" "$trace" || bad=1
+  fi
   if [ $bad = 0 ]; then
     echo "ok: status $expected, stdout $(wc -c < "$TMP/native/stdout") bytes identical"
   fi

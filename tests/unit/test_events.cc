@@ -14,7 +14,8 @@ Registers sample_regs(uint64_t seed, Arch arch = Arch::kX86_64) {
   Registers r;
   r.arch = arch;
   auto* words = reinterpret_cast<uint64_t*>(&r.r);
-  for (size_t i = 0; i < sizeof r.r / sizeof(uint64_t); ++i) words[i] = seed * 0x9e3779b97f4a7c15ull + i;
+  for (size_t i = 0; i < sizeof r.r / sizeof(uint64_t); ++i)
+    words[i] = seed * 0x9e3779b97f4a7c15ull + i;
   return r;
 }
 
@@ -37,7 +38,7 @@ bool same_mapping(const MappingRecord& a, const MappingRecord& b) {
 }
 
 MappingRecord sample_mapping(uint64_t base) {
-  return MappingRecord{base, base + 0x3000, 0x1000, 5, 2, "/usr/lib/libc.so.6", "00003-libc.so.6",
+  return MappingRecord{base,  base + 0x3000, 0x1000, 5, 2, "/usr/lib/libc.so.6", "00003-libc.so.6",
                        0x803, 123456789};
 }
 

@@ -48,7 +48,8 @@ uint64_t mix(uint64_t x) {  // splitmix64: cheap, deterministic, incompressible-
 
 std::vector<uint8_t> pattern(uint64_t seed, size_t n) {
   std::vector<uint8_t> v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(mix(seed * 1000003 + i / 4) >> (i % 4 * 8));
+  for (size_t i = 0; i < n; ++i)
+    v[i] = static_cast<uint8_t>(mix(seed * 1000003 + i / 4) >> (i % 4 * 8));
   return v;
 }
 
@@ -201,8 +202,10 @@ TEST_CASE("stream framing errors are corrupt, a missing end is truncated", "[tra
     std::optional<Error> err;
     for (int i = 0; i < 10 && !err; ++i) {
       auto rec = r->next();
-      if (!rec) err = rec.error();
-      else REQUIRE(*rec);  // none of these files may end cleanly
+      if (!rec)
+        err = rec.error();
+      else
+        REQUIRE(*rec);  // none of these files may end cleanly
     }
     REQUIRE(err);
     CHECK(r->failure() == want);
@@ -211,7 +214,9 @@ TEST_CASE("stream framing errors are corrupt, a missing end is truncated", "[tra
   };
   // u32 length 1, payload 'x', end marker claiming 5 records.
   std::vector<uint8_t> content = {1, 0, 0, 0, 'x', 0xff, 0xff, 0xff, 0xff, 5, 0, 0, 0, 0, 0, 0, 0};
-  SECTION("record count mismatch") { expect(zstd_frame(content), StreamFailure::kCorrupt); }
+  SECTION("record count mismatch") {
+    expect(zstd_frame(content), StreamFailure::kCorrupt);
+  }
   SECTION("record longer than its frame") {
     content.resize(3);
     expect(zstd_frame(content), StreamFailure::kCorrupt);
@@ -223,8 +228,12 @@ TEST_CASE("stream framing errors are corrupt, a missing end is truncated", "[tra
     file.insert(file.end(), again.begin(), again.end());
     expect(file, StreamFailure::kCorrupt);
   }
-  SECTION("not zstd at all") { expect(pattern(3, 1000), StreamFailure::kCorrupt); }
-  SECTION("empty file") { expect({}, StreamFailure::kTruncated); }
+  SECTION("not zstd at all") {
+    expect(pattern(3, 1000), StreamFailure::kCorrupt);
+  }
+  SECTION("empty file") {
+    expect({}, StreamFailure::kTruncated);
+  }
   SECTION("records but no end marker") {
     content.resize(5);
     expect(zstd_frame(content), StreamFailure::kTruncated);
@@ -413,8 +422,8 @@ TEST_CASE("a flipped byte in the events stream is corrupt", "[trace]") {
   const auto events = read_file(dir + "/events");
   size_t first = ZSTD_findFrameCompressedSize(events.data(), events.size());
   REQUIRE_FALSE(ZSTD_isError(first));
-  for (size_t pos : {size_t{2}, size_t{30}, first / 2, first - 2, first + first / 2,
-                     events.size() - 2}) {
+  for (size_t pos :
+       {size_t{2}, size_t{30}, first / 2, first - 2, first + first / 2, events.size() - 2}) {
     INFO("flip at " << pos << " of " << events.size());
     auto bad = events;
     bad[pos] ^= 0x01;
@@ -456,6 +465,12 @@ TEST_CASE("an abandoned trace keeps its flushed events and says it is incomplete
   REQUIRE(r);
   CHECK(r->incomplete());
   CHECK(r->header().state == Header::State::kFailed);
+  auto copy = tmp / "no-events";  // killed before the events stream existed
+  REQUIRE(::mkdir(copy.c_str(), 0700) == 0);
+  std::filesystem::copy_file(dir + "/header", copy + "/header");
+  auto no_events = TraceReader::open(copy);
+  REQUIRE_FALSE(no_events);
+  CHECK(contains(no_events.error().message, "is incomplete"));
   uint64_t count = 0;
   auto err = read_all(*r, &count);
   REQUIRE(err);
@@ -525,20 +540,24 @@ TEST_CASE("saved files are deduplicated and identical", "[trace]") {
   CHECK(w->save_file(tmp / "missing").error().sys_errno == ENOENT);
   CHECK(contains(w->save_file("/dev/zero").error().message, "not a regular file"));
 
-  // A root-owned system library is hard-linked when the kernel allows it,
-  // copied otherwise; either way the contents are the same.
+  // A system library is copied, never hard-linked (a link would change the
+  // link count the recorded program sees), and an executable stays executable.
   std::string libc;
   for (const char* p : {"/usr/lib/x86_64-linux-gnu/libc.so.6", "/lib64/libc.so.6"}) {
     if (::access(p, R_OK) == 0) libc = p;
   }
-  if (!libc.empty()) {
-    auto saved = w->save_file(libc, libc);
-    REQUIRE(saved);
-    CHECK(read_file(tmp / "t/files/" + *saved) == read_file(libc));
-    // root may always link its own files; on one file system the link works.
-    if (::geteuid() == 0 && inode(libc).first == inode(tmp.path).first)
-      CHECK(inode(tmp / "t/files/" + *saved) == inode(libc));
-  }
+  REQUIRE(!libc.empty());
+  struct stat before;
+  REQUIRE(::stat(libc.c_str(), &before) == 0);
+  auto saved = w->save_file(libc, libc);
+  REQUIRE(saved);
+  CHECK(read_file(tmp / "t/files/" + *saved) == read_file(libc));
+  CHECK(inode(tmp / "t/files/" + *saved) != inode(libc));
+  struct stat after, copy;
+  REQUIRE(::stat(libc.c_str(), &after) == 0);
+  CHECK(after.st_nlink == before.st_nlink);
+  REQUIRE(::stat((tmp / "t/files/" + *saved).c_str(), &copy) == 0);
+  CHECK((copy.st_mode & 0100) != 0);
   Header final = sample_header();
   final.state = Header::State::kComplete;
   REQUIRE(w->finish(final));
@@ -621,13 +640,17 @@ struct EnvGuard {
   void set(const char* name, const char* value) {
     const char* old = std::getenv(name);
     saved.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
-    if (value) ::setenv(name, value, 1);
-    else ::unsetenv(name);
+    if (value)
+      ::setenv(name, value, 1);
+    else
+      ::unsetenv(name);
   }
   ~EnvGuard() {
     for (auto it = saved.rbegin(); it != saved.rend(); ++it) {
-      if (it->second) ::setenv(it->first.c_str(), it->second->c_str(), 1);
-      else ::unsetenv(it->first.c_str());
+      if (it->second)
+        ::setenv(it->first.c_str(), it->second->c_str(), 1);
+      else
+        ::unsetenv(it->first.c_str());
     }
   }
 };
@@ -652,8 +675,8 @@ TEST_CASE("trace names, the latest link and lookup", "[trace][dir]") {
 
   auto none = resolve_trace_dir(std::nullopt);
   REQUIRE_FALSE(none);
-  CHECK(none.error().message == "no traces yet in " + root +
-                                    ": record one with `rr-like record PROG`");
+  CHECK(none.error().message ==
+        "no traces yet in " + root + ": record one with `rr-like record PROG`");
 
   auto d0 = make_trace_dir_name(root, "prog");
   REQUIRE(d0);
@@ -661,7 +684,7 @@ TEST_CASE("trace names, the latest link and lookup", "[trace][dir]") {
   auto d1 = make_trace_dir_name(root, "prog");
   REQUIRE(d1);
   CHECK(*d1 == root + "/prog-1");  // the first name is reserved
-  write_trace(*d1, 3);              // a reserved, empty directory is accepted
+  write_trace(*d1, 3);             // a reserved, empty directory is accepted
 
   REQUIRE(update_latest_link(root, *d0));
   REQUIRE(update_latest_link(root, *d1));
@@ -672,6 +695,7 @@ TEST_CASE("trace names, the latest link and lookup", "[trace][dir]") {
 
   CHECK(*resolve_trace_dir("prog-0") == *d0);
   CHECK(*resolve_trace_dir(*d1) == *d1);
+  CHECK_FALSE(resolve_trace_dir(""));  // not the root itself
   auto missing = resolve_trace_dir("nope-7");
   REQUIRE_FALSE(missing);
   CHECK(missing.error().message == "no trace named nope-7 (looked in " + root + ")");

@@ -1,0 +1,283 @@
+// Replaying everything that is not a plain syscall: exec, clone, exit,
+// signals, rdtsc, code patches and time-slice switches.
+#include <elf.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "common/log.h"
+#include "common/proc_maps.h"
+#include "common/ptrace.h"
+#include "common/syscalls.h"
+#include "replayer/exec_link.h"
+#include "replayer/replay_session.h"
+#include "vdso/vdso.h"
+
+namespace rrl::replayer {
+
+namespace {
+
+bool is_stop_signal(int sig) {
+  return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+bool is_syscall_stop(int status) {
+  return WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80);
+}
+
+int ptrace_event(int status) { return WIFSTOPPED(status) ? status >> 16 : 0; }
+
+}  // namespace
+
+Status ReplaySession::apply_exec_state(ReplayTask& t, const trace::Event& ev,
+                                       const trace::ExecEvent& ex) {
+  auto maps = read_maps(t.tid);
+  if (!maps) return std::unexpected(maps.error());
+  for (const auto& rec : ex.mappings) {
+    bool found = false;
+    for (const auto& m : *maps) found |= m.start == rec.start && m.end == rec.end;
+    if (!found)
+      return std::unexpected(divergence(
+          ev, fmt::format("after exec, {} is not at {:#x}-{:#x} as when recorded (was the kernel "
+                          "or the dynamic loader changed?)",
+                          rec.path.empty() ? "a mapping" : rec.path, rec.start, rec.end)));
+  }
+  auto regs = ptrace::get_regs(t.tid);
+  if (!regs) return std::unexpected(regs.error());
+  if (regs->ip() != ex.regs.ip())
+    return std::unexpected(divergence(ev, fmt::format("exec entered at {:#x}, recorded {:#x}",
+                                                      regs->ip(), ex.regs.ip())));
+  RRL_TRY(ptrace::write_memory(t.tid, RemoteAddr(ex.stack_start), ex.stack));
+  RRL_TRY(ptrace::set_regs(t.tid, ex.regs));
+  t.at_event_stop = true;  // the execve's exit stop comes with its syscall event
+  return {};
+}
+
+Status ReplaySession::start_initial(const trace::Event& ev, const trace::ExecEvent& ex) {
+  auto link = exec_links_.link_for(ex, reader_.file_path(ex.trace_file));
+  if (!link) return std::unexpected(link.error());
+  auto pid = spawn_replay_child(exec_links_.dir(), *link, ex.argv, ex.envp);
+  if (!pid) return std::unexpected(pid.error());
+  auto task = std::make_unique<ReplayTask>();
+  task->rec_tid = ev.tid;
+  task->tid = task->tgid = *pid;
+  ReplayTask& t = *task;
+  tasks_[ev.tid] = std::move(task);
+  auto status = wait_stop(t);
+  if (!status) return std::unexpected(status.error());
+  if (ptrace_event(*status) != PTRACE_EVENT_EXEC)
+    return fail("the replayed program did not start: its exec stopped with status " +
+                std::to_string(*status));
+  return apply_exec_state(t, ev, ex);
+}
+
+Status ReplaySession::on_exec(const trace::Event& ev, const trace::ExecEvent& ex) {
+  if (tasks_.empty()) return start_initial(ev, ex);
+  auto tp = task_for(ev);
+  if (!tp) return std::unexpected(tp.error());
+  ReplayTask& t = **tp;
+  if (!t.at_entry) {
+    auto status = advance(t);
+    if (!status) return std::unexpected(status.error());
+    if (!is_syscall_stop(*status))
+      return std::unexpected(divergence(ev, "expected an execve, the task stopped otherwise"));
+  }
+  auto regs = ptrace::get_regs(t.tid);
+  if (!regs) return std::unexpected(regs.error());
+  int64_t nr = regs->syscallno();
+  if (nr != SYS_execve && nr != SYS_execveat)
+    return std::unexpected(divergence(ev, "expected an execve, replay made " + syscalls::name(nr)));
+  // Exec the trace's copy of the program, through a link whose name is as long
+  // as the path the program used, so that the new stack has the same layout.
+  auto link = exec_links_.link_for(ex, reader_.file_path(ex.trace_file));
+  if (!link) return std::unexpected(link.error());
+  uint64_t argv = nr == SYS_execve ? regs->arg(1) : regs->arg(2);
+  uint64_t envp = nr == SYS_execve ? regs->arg(2) : regs->arg(3);
+  uint64_t name_addr = (regs->sp() - 256 - link->size() - 1) & ~15ULL;
+  std::vector<uint8_t> name(link->begin(), link->end());
+  name.push_back(0);
+  RRL_TRY(ptrace::write_memory(t.tid, RemoteAddr(name_addr), name));
+  regs->r.orig_rax = SYS_execve;
+  regs->r.rdi = name_addr;
+  regs->r.rsi = argv;
+  regs->r.rdx = envp;
+  auto status = run_for_real(t, *regs);
+  if (!status) return std::unexpected(status.error());
+  if (ptrace_event(*status) != PTRACE_EVENT_EXEC)
+    return std::unexpected(divergence(ev, "the replayed execve did not exec"));
+  // Other threads of the process are gone now.
+  for (auto& [rec, other] : tasks_) {
+    if (other.get() != &t && other->tgid == t.tgid && !other->exited) {
+      other->exited = true;
+      ::kill(other->tid, SIGKILL);
+    }
+  }
+  return apply_exec_state(t, ev, ex);
+}
+
+Status ReplaySession::on_clone(const trace::Event& ev, const trace::CloneEvent& ce) {
+  auto tp = task_for(ev);
+  if (!tp) return std::unexpected(tp.error());
+  ReplayTask& t = **tp;
+  if (!t.at_entry) {
+    auto status = advance(t);
+    if (!status) return std::unexpected(status.error());
+    if (!is_syscall_stop(*status))
+      return std::unexpected(divergence(ev, "expected a clone/fork, the task stopped otherwise"));
+  }
+  auto regs = ptrace::get_regs(t.tid);
+  if (!regs) return std::unexpected(regs.error());
+  int64_t nr = regs->syscallno();
+  if (nr != SYS_clone && nr != SYS_clone3 && nr != SYS_fork && nr != SYS_vfork)
+    return std::unexpected(divergence(ev, "expected a clone/fork, replay made " + syscalls::name(nr)));
+  uint64_t child_tid_addr = 0;
+  if (nr == SYS_clone && (regs->arg(0) & CLONE_CHILD_SETTID)) child_tid_addr = regs->arg(3);
+  if (nr == SYS_clone3) {
+    uint64_t args[3] = {};
+    std::span<uint8_t> raw(reinterpret_cast<uint8_t*>(args), sizeof args);
+    if (ptrace::read_memory(t.tid, RemoteAddr(regs->arg(0)), raw) && (args[0] & CLONE_CHILD_SETTID))
+      child_tid_addr = args[2];
+  }
+  auto status = run_for_real(t, *regs);
+  if (!status) return std::unexpected(status.error());
+  int event = ptrace_event(*status);
+  if (event != PTRACE_EVENT_CLONE && event != PTRACE_EVENT_FORK && event != PTRACE_EVENT_VFORK)
+    return std::unexpected(divergence(ev, "the replayed clone did not create a task"));
+  auto msg = ptrace::get_event_msg(t.tid);
+  if (!msg) return std::unexpected(msg.error());
+  auto child = std::make_unique<ReplayTask>();
+  child->rec_tid = ce.new_tid;
+  child->tid = static_cast<pid_t>(*msg);
+  child->tgid = ce.kind == trace::CloneEvent::kThread ? t.tgid : child->tid;
+  ReplayTask& c = *child;
+  tasks_[ce.new_tid] = std::move(child);
+  t.at_event_stop = true;
+  // The kernel told the child its replay tid; it must see the recorded one.
+  auto first = wait_stop(c);
+  if (!first) return std::unexpected(first.error());
+  if (child_tid_addr) {
+    uint32_t rec = static_cast<uint32_t>(ce.new_tid);
+    std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(&rec), sizeof rec);
+    RRL_TRY(ptrace::write_memory(c.tid, RemoteAddr(child_tid_addr), bytes));
+  }
+  return {};
+}
+
+Status ReplaySession::on_exit(const trace::Event& ev, const trace::ExitEvent&) {
+  auto tp = task_for(ev);
+  if (!tp) return std::unexpected(tp.error());
+  ReplayTask& t = **tp;
+  if (t.first_stop_pending) {
+    auto st = wait_stop(t);
+    if (!st) return std::unexpected(st.error());
+    t.first_stop_pending = false;
+  }
+  for (int round = 0; round < 4; ++round) {
+    int status = 0;
+    pid_t got = ::waitpid(t.tid, &status, __WALL | WNOHANG);
+    if (got == 0) {
+      // Nothing pending: make the task reach its end the way it did.
+      if (t.pending_sig) {
+        RRL_TRY(resume(t, /*sysemu=*/false, std::exchange(t.pending_sig, 0)));
+      } else {
+        auto st = t.at_entry ? Expected<int>(SIGTRAP | 0x80) : advance(t);
+        if (!st) return std::unexpected(st.error());
+        status = *st;
+        if (is_syscall_stop(status)) {
+          auto regs = ptrace::get_regs(t.tid);
+          if (!regs) return std::unexpected(regs.error());
+          if (regs->syscallno() == SYS_exit || regs->syscallno() == SYS_exit_group) {
+            regs->r.rax = regs->r.orig_rax;
+            regs->r.rip -= 2;
+            RRL_TRY(ptrace::set_regs(t.tid, *regs));
+            RRL_TRY(ptrace::cont(t.tid));
+          } else {
+            ::kill(t.tid, SIGKILL);  // it was killed from outside while in this syscall
+          }
+          t.at_entry = false;
+        } else if (ptrace_event(status) != PTRACE_EVENT_EXIT && !WIFEXITED(status) &&
+                   !WIFSIGNALED(status)) {
+          return std::unexpected(divergence(ev, "expected the task to exit"));
+        }
+      }
+      if (!is_syscall_stop(status) && (ptrace_event(status) == PTRACE_EVENT_EXIT ||
+                                       WIFEXITED(status) || WIFSIGNALED(status)))
+        got = t.tid;
+      else
+        got = ::waitpid(t.tid, &status, __WALL);
+    }
+    if (got < 0) break;
+    if (WIFEXITED(status) || WIFSIGNALED(status)) break;
+    if (ptrace_event(status) == PTRACE_EVENT_EXIT) {
+      (void)ptrace::cont(t.tid);
+      // A thread other than the leader can be reaped at once; the leader only
+      // after all its threads, at the end.
+      if (t.tid != t.tgid) ::waitpid(t.tid, &status, __WALL);
+      break;
+    }
+  }
+  t.exited = true;
+  return {};
+}
+
+Status ReplaySession::on_signal(const trace::Event& ev, const trace::SignalEvent& se) {
+  auto tp = task_for(ev);
+  if (!tp) return std::unexpected(tp.error());
+  ReplayTask& t = **tp;
+  if (!se.deterministic) {
+    if (is_stop_signal(se.signo)) return {};  // job control is not replayed
+    // Sent from outside when recorded: send it again, to this task only.
+    if (t.first_stop_pending) {
+      auto st = wait_stop(t);
+      if (!st) return std::unexpected(st.error());
+      t.first_stop_pending = false;
+    }
+    if (::syscall(SYS_tgkill, t.tgid, t.tid, se.signo) != 0)
+      return fail_errno("send the recorded signal to the replayed task");
+    t.restart_result = 0;  // the kernel restarts (or not) around the signal itself
+  }
+  auto status = advance(t);
+  if (!status) return std::unexpected(status.error());
+  if (!WIFSTOPPED(*status) || WSTOPSIG(*status) != se.signo || ptrace_event(*status) != 0)
+    return std::unexpected(divergence(
+        ev, fmt::format("expected signal {} to be delivered, the task stopped with status {:#x}",
+                        se.signo, *status)));
+  siginfo_t si;
+  std::memcpy(&si, se.siginfo.data(), sizeof si);
+  RRL_TRY(ptrace::set_siginfo(t.tid, si));
+  auto regs = ptrace::get_regs(t.tid);
+  if (!regs) return std::unexpected(regs.error());
+  if (auto diff = compare_regs(se.regs, *regs))
+    return std::unexpected(divergence(ev, "registers at signal delivery: " + *diff));
+  t.pending_sig = se.signo;
+  return {};
+}
+
+Status ReplaySession::on_rdtsc(const trace::Event& ev, const trace::RdtscEvent& re) {
+  auto tp = task_for(ev);
+  if (!tp) return std::unexpected(tp.error());
+  ReplayTask& t = **tp;
+  auto status = advance(t);
+  if (!status) return std::unexpected(status.error());
+  auto regs = ptrace::get_regs(t.tid);
+  if (!regs) return std::unexpected(regs.error());
+  uint64_t len = re.rdtscp ? 3 : 2;
+  if (!WIFSTOPPED(*status) || WSTOPSIG(*status) != SIGSEGV || regs->ip() + len != re.regs.ip())
+    return std::unexpected(divergence(ev, fmt::format("expected rdtsc at {:#x}, the task stopped "
+                                                      "with status {:#x} at {:#x}",
+                                                      re.regs.ip() - len, *status, regs->ip())));
+  return ptrace::set_regs(t.tid, re.regs);
+}
+
+Status ReplaySession::on_patch(const trace::Event& ev, const trace::PatchEvent& pe) {
+  auto tp = task_for(ev);
+  if (!tp) return std::unexpected(tp.error());
+  return write_all(**tp, pe.writes);
+}
+
+}  // namespace rrl::replayer

@@ -1,0 +1,218 @@
+#include "replayer/replay_session.h"
+
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "common/log.h"
+#include "common/ptrace.h"
+#include "common/syscalls.h"
+
+namespace rrl::replayer {
+
+namespace {
+
+const LogChannel kLog("replayer");
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+
+constexpr int64_t kERestartBlock = 516;
+
+std::string describe_status(int status) {
+  if (WIFEXITED(status)) return fmt::format("exit with status {}", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return fmt::format("death by signal {}", WTERMSIG(status));
+  int sig = WSTOPSIG(status);
+  if (sig == (SIGTRAP | 0x80)) return "a syscall stop";
+  if (status >> 16) return fmt::format("ptrace event {}", status >> 16);
+  const char* abbrev = sigabbrev_np(sig);
+  return fmt::format("signal SIG{}", abbrev ? abbrev : "?");
+}
+
+}  // namespace
+
+// rip, rsp and the argument registers must match at every syscall. The other
+// general registers are not compared: on machines where rdtsc cannot be
+// trapped (PR_SET_TSC is ignored under some hypervisors) a timestamp that
+// ld.so or the program read can sit in a callee-saved register and differ
+// harmlessly; setting the recorded registers at the end of every syscall
+// heals it. A value that matters reaches a syscall argument or the output.
+std::optional<std::string> compare_regs(const Registers& e, const Registers& a) {
+  struct Field {
+    const char* name;
+    unsigned long long user_regs_struct::*ptr;
+  };
+  static const Field kFields[] = {
+      {"rip", &user_regs_struct::rip}, {"rsp", &user_regs_struct::rsp},
+      {"rdi", &user_regs_struct::rdi}, {"rsi", &user_regs_struct::rsi},
+      {"rdx", &user_regs_struct::rdx}, {"r10", &user_regs_struct::r10},
+      {"r8", &user_regs_struct::r8},   {"r9", &user_regs_struct::r9},
+  };
+  std::string diff;
+  for (const auto& f : kFields) {
+    if (e.r.*f.ptr != a.r.*f.ptr)
+      diff += fmt::format("{}{} recorded {:#x}, replayed {:#x}", diff.empty() ? "" : "; ", f.name,
+                          e.r.*f.ptr, a.r.*f.ptr);
+  }
+  if (diff.empty()) return std::nullopt;
+  return diff;
+}
+
+ReplaySession::ReplaySession(trace::TraceReader reader) : reader_(std::move(reader)) {}
+
+ReplaySession::~ReplaySession() {
+  kill_all();
+}
+
+Expected<std::optional<trace::Event>> ReplaySession::next_event() {
+  if (lookahead_) {
+    auto ev = std::move(lookahead_);
+    lookahead_.reset();
+    return ev;
+  }
+  return reader_.next();
+}
+
+Status ReplaySession::run() {
+  while (true) {
+    auto ev = next_event();
+    if (!ev) return std::unexpected(ev.error());
+    if (!*ev) break;
+    kLog.debug((*ev)->tid, "event {} {}", (*ev)->number, trace::kind_name((*ev)->data));
+    RRL_TRY(dispatch(**ev));
+  }
+  return {};
+}
+
+Status ReplaySession::dispatch(const trace::Event& ev) {
+  return std::visit(
+      Overloaded{
+          [&](const trace::SyscallEvent& d) { return on_syscall(ev, d); },
+          [&](const trace::SyscallEntryEvent& d) { return on_syscall_entry(ev, d); },
+          [&](const trace::SignalEvent& d) { return on_signal(ev, d); },
+          [&](const trace::RdtscEvent& d) { return on_rdtsc(ev, d); },
+          [&](const trace::ExecEvent& d) { return on_exec(ev, d); },
+          // A mapping's contents are used by the mmap syscall before it.
+          [&](const trace::MmapEvent&) { return Status{}; },
+          [&](const trace::CloneEvent& d) { return on_clone(ev, d); },
+          [&](const trace::ExitEvent& d) { return on_exit(ev, d); },
+          [&](const trace::PatchEvent& d) { return on_patch(ev, d); },
+          [&](const trace::SchedEvent& d) { return on_sched(ev, d); },
+      },
+      ev.data);
+}
+
+Error ReplaySession::divergence(const trace::Event& ev, const std::string& what) const {
+  return Error{fmt::format("replay diverged from the recording at event {} (recorded tid {}): {}",
+                           ev.number, ev.tid, what),
+               0};
+}
+
+Expected<ReplayTask*> ReplaySession::task_for(const trace::Event& ev) {
+  auto it = tasks_.find(ev.tid);
+  if (it == tasks_.end() || it->second->exited)
+    return std::unexpected(divergence(ev, "the trace names a task that does not exist in the replay"));
+  return it->second.get();
+}
+
+Expected<int> ReplaySession::wait_stop(ReplayTask& t) {
+  int status = 0;
+  while (::waitpid(t.tid, &status, __WALL) < 0) {
+    if (errno != EINTR) return fail_errno(fmt::format("waitpid for replayed task {}", t.tid));
+  }
+  if (WIFEXITED(status) || WIFSIGNALED(status)) t.exited = true;
+  return status;
+}
+
+Status ReplaySession::resume(ReplayTask& t, bool sysemu, int sig) {
+  if (t.restart_result != 0 && sig == 0) {
+    // The recorded kernel restarted this interrupted syscall on its way back to
+    // user mode; with nothing pending here, we do what it did.
+    auto regs = ptrace::get_regs(t.tid);
+    if (!regs) return std::unexpected(regs.error());
+    regs->r.rax = t.restart_result == -kERestartBlock ? SYS_restart_syscall : regs->r.orig_rax;
+    regs->r.rip -= 2;
+    RRL_TRY(ptrace::set_regs(t.tid, *regs));
+  }
+  t.restart_result = 0;
+  t.at_entry = false;
+  return sysemu ? ptrace::sysemu(t.tid, sig) : ptrace::cont(t.tid, sig);
+}
+
+Expected<int> ReplaySession::advance(ReplayTask& t) {
+  if (t.first_stop_pending) {
+    auto st = wait_stop(t);
+    if (!st) return st;
+    t.first_stop_pending = false;
+  }
+  int sig = std::exchange(t.pending_sig, 0);
+  RRL_TRY(resume(t, /*sysemu=*/true, sig));
+  return wait_stop(t);
+}
+
+Expected<Registers> ReplaySession::advance_to_syscall(ReplayTask& t, const trace::Event& ev,
+                                                      int64_t nr) {
+  if (!t.at_entry) {
+    auto status = advance(t);
+    if (!status) return std::unexpected(status.error());
+    if (!WIFSTOPPED(*status) || WSTOPSIG(*status) != (SIGTRAP | 0x80))
+      return std::unexpected(divergence(
+          ev, fmt::format("expected syscall {}, but the task stopped with {}", syscalls::name(nr),
+                          describe_status(*status))));
+    t.at_entry = true;
+  }
+  auto regs = ptrace::get_regs(t.tid);
+  if (!regs) return std::unexpected(regs.error());
+  if (regs->syscallno() != nr)
+    return std::unexpected(divergence(ev, fmt::format("expected syscall {}, replay made syscall {}",
+                                                      syscalls::name(nr),
+                                                      syscalls::name(regs->syscallno()))));
+  return regs;
+}
+
+// Runs the syscall the task is stopped at (a SYSEMU entry stop, where the
+// kernel has already decided to skip it) for real: step back onto the syscall
+// instruction, let the skipped syscall finish (its exit stop), then run the
+// instruction again through ordinary entry and exit stops. Returns the status
+// of the stop after the entry: the exit, or a ptrace event (clone, exec, exit).
+Expected<int> ReplaySession::run_for_real(ReplayTask& t, Registers& regs) {
+  regs.r.rax = regs.r.orig_rax;
+  regs.r.rip -= 2;
+  RRL_TRY(ptrace::set_regs(t.tid, regs));
+  t.at_entry = false;
+  for (const char* stop : {"exit of the emulated call", "entry"}) {
+    RRL_TRY(ptrace::syscall(t.tid));
+    auto status = wait_stop(t);
+    if (!status) return status;
+    if (!WIFSTOPPED(*status) || WSTOPSIG(*status) != (SIGTRAP | 0x80))
+      return fail(fmt::format("re-running a syscall: expected its {} stop, got {}", stop,
+                              describe_status(*status)));
+  }
+  RRL_TRY(ptrace::syscall(t.tid));
+  return wait_stop(t);
+}
+
+void ReplaySession::kill_all() {
+  for (auto& [rec, t] : tasks_)
+    if (!t->exited) ::kill(t->tid, SIGKILL);
+  for (auto& [rec, t] : tasks_) {
+    if (t->exited) continue;
+    int status;
+    for (int i = 0; i < 5000; ++i) {
+      pid_t r = ::waitpid(t->tid, &status, __WALL | WNOHANG);
+      if (r < 0 || (r > 0 && (WIFEXITED(status) || WIFSIGNALED(status)))) break;
+      if (r > 0) (void)ptrace::cont(t->tid);
+      else ::usleep(1000);
+    }
+    t->exited = true;
+  }
+}
+
+}  // namespace rrl::replayer

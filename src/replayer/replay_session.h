@@ -1,0 +1,96 @@
+// The replay session: one replayed task per recorded task, driven through the
+// trace one event at a time.
+//
+// Replay re-executes the program's own instructions; only the kernel is
+// replaced. Each event names a task; that task (and only it) is resumed until
+// it reaches the point the event describes, where the recorded effect is
+// applied:
+//   - most syscalls are emulated: the task stops at the syscall's entry
+//     (PTRACE_SYSEMU), and the recorded registers and memory writes become its
+//     result;
+//   - syscalls that shape the address space or the task tree (mmap, brk,
+//     mprotect, clone, execve, exit, signal handling set-up) run for real, and
+//     their result must equal the recorded one;
+//   - signals are injected where they were delivered, with the recorded siginfo;
+//   - rdtsc traps (PR_SET_TSC) and is answered from the trace.
+// Every stop is checked against the recording (syscall number, registers); a
+// mismatch is a divergence and ends the replay with an error.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/error.h"
+#include "common/registers.h"
+#include "trace/events.h"
+#include "replayer/exec_link.h"
+#include "trace/trace_reader.h"
+
+namespace rrl::replayer {
+
+struct ReplayTask {
+  pid_t rec_tid = 0;      // tid in the recording
+  pid_t tid = 0;          // tid in this replay
+  pid_t tgid = 0;         // real thread-group id in this replay
+  bool at_entry = false;  // stopped at a syscall entry (SYSEMU), not yet emulated
+  bool at_event_stop = false;  // at a clone/exec ptrace stop inside a real syscall
+  bool first_stop_pending = false;  // a new task whose start stop is not collected
+  bool exited = false;
+  int pending_sig = 0;    // signal to deliver at the next resume
+  int64_t restart_result = 0;  // emulated -ERESTART* result to turn into a restart
+};
+
+class ReplaySession {
+ public:
+  explicit ReplaySession(trace::TraceReader reader);
+  ~ReplaySession();
+  Status run();
+  int exit_status() const { return reader_.header().exit_status; }
+
+ private:
+  Expected<std::optional<trace::Event>> next_event();
+  Status dispatch(const trace::Event& ev);
+  Error divergence(const trace::Event& ev, const std::string& what) const;
+
+  // Tasks and stops (replay_session.cc).
+  Expected<ReplayTask*> task_for(const trace::Event& ev);
+  Expected<int> wait_stop(ReplayTask& t);
+  Status resume(ReplayTask& t, bool sysemu, int sig);
+  Expected<int> advance(ReplayTask& t);
+  Expected<Registers> advance_to_syscall(ReplayTask& t, const trace::Event& ev, int64_t nr);
+  Expected<int> run_for_real(ReplayTask& t, Registers& entry_regs);
+  void kill_all();
+
+  // Events (replay_syscalls.cc, replay_events.cc).
+  Status on_syscall(const trace::Event& ev, const trace::SyscallEvent& sc);
+  Status on_syscall_entry(const trace::Event& ev, const trace::SyscallEntryEvent& se);
+  Status execute_syscall(ReplayTask& t, const trace::Event& ev, const trace::SyscallEvent& sc,
+                         Registers& regs);
+  Status map_file(ReplayTask& t, const trace::Event& ev, const trace::SyscallEvent& sc,
+                  Registers& regs);
+  void echo_output(ReplayTask& t, const trace::SyscallEvent& sc);
+  Status on_exec(const trace::Event& ev, const trace::ExecEvent& ex);
+  Status start_initial(const trace::Event& ev, const trace::ExecEvent& ex);
+  Status apply_exec_state(ReplayTask& t, const trace::Event& ev, const trace::ExecEvent& ex);
+  Status on_clone(const trace::Event& ev, const trace::CloneEvent& ce);
+  Status on_exit(const trace::Event& ev, const trace::ExitEvent& ee);
+  Status on_signal(const trace::Event& ev, const trace::SignalEvent& se);
+  Status on_rdtsc(const trace::Event& ev, const trace::RdtscEvent& re);
+  Status on_patch(const trace::Event& ev, const trace::PatchEvent& pe);
+  Status on_sched(const trace::Event& ev, const trace::SchedEvent& se);
+  Status write_all(ReplayTask& t, const std::vector<trace::MemWrite>& writes);
+
+  trace::TraceReader reader_;
+  std::optional<trace::Event> lookahead_;
+  std::map<pid_t, std::unique_ptr<ReplayTask>> tasks_;  // by recorded tid
+  ExecLinks exec_links_;
+};
+
+// The recorded registers that a syscall leaves alone, compared at every entry.
+std::optional<std::string> compare_regs(const Registers& expected, const Registers& actual);
+
+}  // namespace rrl::replayer

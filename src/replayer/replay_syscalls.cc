@@ -1,0 +1,206 @@
+// Replaying syscalls: emulation from the trace, or the real thing for the
+// few that shape the address space, the signal set-up or the task tree.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/ptrace.h"
+#include "common/scoped_fd.h"
+#include "common/syscalls.h"
+#include "replayer/replay_session.h"
+
+namespace rrl::replayer {
+
+namespace {
+
+constexpr int64_t kERestartSys = 512, kERestartNoIntr = 513, kERestartNoHand = 514,
+                  kERestartBlock = 516;
+
+bool is_restart(int64_t r) {
+  return r == -kERestartSys || r == -kERestartNoIntr || r == -kERestartNoHand ||
+         r == -kERestartBlock;
+}
+
+bool is_error(int64_t r) { return r < 0 && r > -4096; }
+
+// Syscalls whose effect lives in the kernel's view of the task (its address
+// space, signal dispositions and mask, thread pointer): replay runs them.
+bool runs_for_real(int64_t nr) {
+  switch (nr) {
+    case SYS_mmap: case SYS_munmap: case SYS_mprotect: case SYS_mremap: case SYS_brk:
+    case SYS_madvise: case SYS_arch_prctl: case SYS_set_tid_address: case SYS_set_robust_list:
+    case SYS_rt_sigaction: case SYS_rt_sigprocmask: case SYS_sigaltstack: case SYS_rt_sigreturn:
+    case SYS_pkey_mprotect:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Syscalls after which the registers legitimately differ from those at entry.
+bool changes_registers(int64_t nr) {
+  return nr == SYS_rt_sigreturn || nr == SYS_execve || nr == SYS_execveat;
+}
+
+Status write_fully(int fd, const std::vector<uint8_t>& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return fail_errno("write replayed output");
+    done += static_cast<size_t>(n);
+  }
+  return {};
+}
+
+}  // namespace
+
+Status ReplaySession::write_all(ReplayTask& t, const std::vector<trace::MemWrite>& writes) {
+  for (const auto& w : writes) RRL_TRY(ptrace::write_memory(t.tid, RemoteAddr(w.addr), w.data));
+  return {};
+}
+
+Status ReplaySession::on_syscall_entry(const trace::Event& ev, const trace::SyscallEntryEvent& se) {
+  auto t = task_for(ev);
+  if (!t) return std::unexpected(t.error());
+  auto regs = advance_to_syscall(**t, ev, se.syscallno);
+  if (!regs) return std::unexpected(regs.error());
+  return {};
+}
+
+Status ReplaySession::on_syscall(const trace::Event& ev, const trace::SyscallEvent& sc) {
+  auto tp = task_for(ev);
+  if (!tp) return std::unexpected(tp.error());
+  ReplayTask& t = **tp;
+  if (t.at_event_stop) {
+    // A syscall that runs for real (clone, execve) finishes now.
+    RRL_TRY(ptrace::syscall(t.tid));
+    t.at_event_stop = false;
+    auto status = wait_stop(t);
+    if (!status) return std::unexpected(status.error());
+    if (!WIFSTOPPED(*status) || WSTOPSIG(*status) != (SIGTRAP | 0x80))
+      return std::unexpected(divergence(ev, "the end of syscall " + syscalls::name(sc.syscallno) +
+                                                " did not come"));
+  } else {
+    auto regs = advance_to_syscall(t, ev, sc.syscallno);
+    if (!regs) return std::unexpected(regs.error());
+    if (!changes_registers(sc.syscallno)) {
+      if (auto diff = compare_regs(sc.regs, *regs))
+        return std::unexpected(
+            divergence(ev, "registers at syscall " + syscalls::name(sc.syscallno) + ": " + *diff));
+    }
+    if (runs_for_real(sc.syscallno) && !(sc.flags & trace::SyscallEvent::kRefused))
+      RRL_TRY(execute_syscall(t, ev, sc, *regs));
+    else
+      echo_output(t, sc);
+  }
+  RRL_TRY(write_all(t, sc.writes));
+  RRL_TRY(ptrace::set_regs(t.tid, sc.regs));
+  t.at_entry = false;
+  if (is_restart(sc.regs.result())) t.restart_result = sc.regs.result();
+  return {};
+}
+
+Status ReplaySession::execute_syscall(ReplayTask& t, const trace::Event& ev,
+                                      const trace::SyscallEvent& sc, Registers& regs) {
+  int64_t want = sc.regs.result();
+  if (sc.syscallno == SYS_mmap) {
+    if (is_error(want)) return {};  // failed when recorded: nothing to reproduce
+    if (!(sc.args[3] & MAP_ANONYMOUS)) return map_file(t, ev, sc, regs);
+    regs.r.rdi = static_cast<uint64_t>(want);
+    regs.r.r10 |= MAP_FIXED;
+  }
+  auto status = run_for_real(t, regs);
+  if (!status) return std::unexpected(status.error());
+  auto after = ptrace::get_regs(t.tid);
+  if (!after) return std::unexpected(after.error());
+  if (sc.syscallno == SYS_rt_sigreturn) {
+    if (auto diff = compare_regs(sc.regs, *after))
+      return std::unexpected(divergence(ev, "registers after rt_sigreturn: " + *diff));
+  } else if (after->result() != want && sc.syscallno != SYS_set_tid_address) {
+    // (set_tid_address answers with the caller's tid, which differs in replay.)
+    return std::unexpected(divergence(
+        ev, fmt::format("syscall {} returned {:#x} in the replay but {:#x} in the recording",
+                        syscalls::name(sc.syscallno), after->result(), want)));
+  }
+  return {};
+}
+
+// A file mapping becomes a private anonymous mapping at the recorded address,
+// filled from the trace's copy of the file: replay needs neither the original
+// file nor the descriptor the program used.
+Status ReplaySession::map_file(ReplayTask& t, const trace::Event& ev,
+                               const trace::SyscallEvent& sc, Registers& regs) {
+  uint64_t start = static_cast<uint64_t>(sc.regs.result());
+  std::optional<trace::MappingRecord> mapping;
+  auto next = reader_.next();
+  if (!next) return std::unexpected(next.error());
+  if (*next) {
+    auto* mm = std::get_if<trace::MmapEvent>(&(*next)->data);
+    if (mm && (*next)->tid == ev.tid && mm->mapping.start == start) mapping = mm->mapping;
+    else lookahead_ = std::move(*next);
+  }
+  regs.r.rdi = start;
+  regs.r.r10 = (regs.r.r10 & ~static_cast<uint64_t>(MAP_SHARED | MAP_PRIVATE)) | MAP_PRIVATE |
+               MAP_ANONYMOUS | MAP_FIXED;
+  regs.r.r8 = static_cast<uint64_t>(-1);
+  regs.r.r9 = 0;
+  auto status = run_for_real(t, regs);
+  if (!status) return std::unexpected(status.error());
+  auto after = ptrace::get_regs(t.tid);
+  if (!after) return std::unexpected(after.error());
+  if (static_cast<uint64_t>(after->result()) != start)
+    return std::unexpected(divergence(
+        ev, fmt::format("mmap at {:#x} gave {:#x} in the replay", start, after->result())));
+  if (!mapping || mapping->trace_file.empty()) return {};
+  std::string path = reader_.file_path(mapping->trace_file);
+  ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return fail_errno("open " + path + " (the trace's copy of " + mapping->path + ")");
+  uint64_t len = sc.args[1];
+  std::vector<uint8_t> buf(1 << 20);
+  for (uint64_t done = 0; done < len;) {
+    ssize_t n = ::pread(fd.get(), buf.data(), std::min<uint64_t>(buf.size(), len - done),
+                        static_cast<off_t>(sc.args[5] + done));
+    if (n < 0) return fail_errno("read " + path);
+    if (n == 0) break;  // past the end of the file: the mapping stays zero there
+    RRL_TRY(ptrace::write_memory(t.tid, RemoteAddr(start + done),
+                                 std::span<const uint8_t>(buf.data(), static_cast<size_t>(n))));
+    done += static_cast<uint64_t>(n);
+  }
+  return {};
+}
+
+// Output the program wrote to rr-like's stdout or stderr is shown again, taken
+// from the replayed program's memory, so a wrong replay shows wrong output.
+void ReplaySession::echo_output(ReplayTask& t, const trace::SyscallEvent& sc) {
+  int out_fd = (sc.flags & trace::SyscallEvent::kToStdout)   ? 1
+               : (sc.flags & trace::SyscallEvent::kToStderr) ? 2
+                                                               : -1;
+  int64_t total = sc.regs.result();
+  if (out_fd < 0 || total <= 0) return;
+  std::vector<std::pair<uint64_t, uint64_t>> pieces;  // (addr, len)
+  if (sc.syscallno == SYS_write || sc.syscallno == SYS_pwrite64) {
+    pieces.emplace_back(sc.args[1], static_cast<uint64_t>(total));
+  } else {
+    uint64_t left = static_cast<uint64_t>(total);
+    for (uint64_t i = 0; i < sc.args[2] && left > 0; ++i) {
+      iovec iov;
+      std::span<uint8_t> raw(reinterpret_cast<uint8_t*>(&iov), sizeof iov);
+      if (!ptrace::read_memory(t.tid, RemoteAddr(sc.args[1] + i * sizeof iov), raw)) return;
+      uint64_t n = std::min<uint64_t>(left, iov.iov_len);
+      pieces.emplace_back(reinterpret_cast<uint64_t>(iov.iov_base), n);
+      left -= n;
+    }
+  }
+  for (auto [addr, len] : pieces) {
+    std::vector<uint8_t> data(len);
+    if (!ptrace::read_memory(t.tid, RemoteAddr(addr), data)) return;
+    if (!write_fully(out_fd, data)) return;
+  }
+}
+
+}  // namespace rrl::replayer
