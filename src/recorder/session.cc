@@ -53,6 +53,7 @@ Session::Session(trace::TraceWriter& writer, pid_t initial) : writer_(writer), i
   Task& t = add_task(initial, initial);
   // The initial task was attached by PTRACE_SEIZE while running: no start stop.
   t.first_stop = false;
+  t.announced = true;
   t.state = TaskState::kRunning;
   running_ = &t;
   for (int fd = 1; fd <= 2; ++fd) {
@@ -110,11 +111,18 @@ void Session::enforce_time_slice() {
 }
 
 Task* Session::pick_ready() {
-  while (!ready_.empty()) {
+  // A task whose creation is not in the trace yet (its start stop can come
+  // before its parent's clone event) waits for it.
+  for (size_t n = ready_.size(); n > 0; --n) {
     pid_t tid = ready_.front();
     ready_.pop_front();
     auto it = tasks_.find(tid);
-    if (it != tasks_.end() && it->second->state == TaskState::kReady) return it->second.get();
+    if (it == tasks_.end() || it->second->state != TaskState::kReady) continue;
+    if (!it->second->announced) {
+      ready_.push_back(tid);
+      continue;
+    }
+    return it->second.get();
   }
   return nullptr;
 }

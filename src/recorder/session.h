@@ -42,6 +42,7 @@ struct Task {
   bool in_syscall = false;  // between a seccomp entry stop and the exit stop
   bool refused = false;     // the current syscall was cancelled by the recorder
   bool first_stop = true;   // auto-attached tasks start with a PTRACE_EVENT_STOP
+  bool announced = false;   // its CloneEvent is in the trace (it may run only then)
   bool exit_recorded = false;
   bool entry_marker_pending = false;  // see Session::record()
   bool interrupt_sent = false;

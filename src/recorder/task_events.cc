@@ -75,8 +75,9 @@ Status Session::on_ptrace_event(Task& t, int event) {
       ev.kind = event == PTRACE_EVENT_VFORK ? trace::CloneEvent::kVfork
                 : thread                    ? trace::CloneEvent::kThread
                                             : trace::CloneEvent::kFork;
-      add_task(ev.new_tid, thread ? t.tgid : ev.new_tid);
+      Task& child = add_task(ev.new_tid, thread ? t.tgid : ev.new_tid);
       RRL_TRY(record(t.tid, ev));
+      child.announced = true;
       return resume(t, /*to_syscall_exit=*/true);
     }
     case PTRACE_EVENT_EXEC:

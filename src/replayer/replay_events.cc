@@ -22,6 +22,8 @@ namespace rrl::replayer {
 
 namespace {
 
+const LogChannel kLog("replayer");
+
 bool is_stop_signal(int sig) {
   return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
 }
@@ -180,12 +182,13 @@ Status ReplaySession::on_exit(const trace::Event& ev, const trace::ExitEvent&) {
   for (int round = 0; round < 4; ++round) {
     int status = 0;
     pid_t got = ::waitpid(t.tid, &status, __WALL | WNOHANG);
+    kLog.debug(t.tid, "exit: pending stop {} status {:#x}", got, status);
     if (got == 0) {
       // Nothing pending: make the task reach its end the way it did.
       if (t.pending_sig) {
         RRL_TRY(resume(t, /*sysemu=*/false, std::exchange(t.pending_sig, 0)));
       } else {
-        auto st = t.at_entry ? Expected<int>(SIGTRAP | 0x80) : advance(t);
+        auto st = t.at_entry ? Expected<int>(((SIGTRAP | 0x80) << 8) | 0x7f) : advance(t);
         if (!st) return std::unexpected(st.error());
         status = *st;
         if (is_syscall_stop(status)) {
@@ -237,8 +240,13 @@ Status ReplaySession::on_signal(const trace::Event& ev, const trace::SignalEvent
       if (!st) return std::unexpected(st.error());
       t.first_stop_pending = false;
     }
-    if (::syscall(SYS_tgkill, t.tgid, t.tid, se.signo) != 0)
-      return fail_errno("send the recorded signal to the replayed task");
+    // Delivered wherever the task was when it arrived: go there first (a no-op
+    // when that was right after its previous event).
+    if (std::exchange(t.signal_sent, 0) != se.signo) {
+      if (t.at_entry || t.restart_result == 0) RRL_TRY(reach_state(t, ev, se.regs));
+      if (::syscall(SYS_tgkill, t.tgid, t.tid, se.signo) != 0)
+        return fail_errno("send the recorded signal to the replayed task");
+    }
     t.restart_result = 0;  // the kernel restarts (or not) around the signal itself
   }
   auto status = advance(t);

@@ -1,4 +1,5 @@
-// Finding a time-slice switch point again.
+// Finding a time-slice switch point, or an asynchronous signal's delivery
+// point, again.
 //
 // The recorder interrupted a task that ran too long without an event and
 // recorded its full register state. Without a branch counter, replay runs the
@@ -33,7 +34,10 @@ bool same_state(const Registers& a, const Registers& b) {
 Status ReplaySession::on_sched(const trace::Event& ev, const trace::SchedEvent& se) {
   auto tp = task_for(ev);
   if (!tp) return std::unexpected(tp.error());
-  ReplayTask& t = **tp;
+  return reach_state(**tp, ev, se.regs);
+}
+
+Status ReplaySession::reach_state(ReplayTask& t, const trace::Event& ev, const Registers& want) {
   if (t.first_stop_pending) {
     auto st = wait_stop(t);
     if (!st) return std::unexpected(st.error());
@@ -41,8 +45,8 @@ Status ReplaySession::on_sched(const trace::Event& ev, const trace::SchedEvent& 
   }
   auto regs = ptrace::get_regs(t.tid);
   if (!regs) return std::unexpected(regs.error());
-  if (same_state(se.regs, *regs) && t.pending_sig == 0) return {};
-  RemoteAddr target(se.regs.ip());
+  if (same_state(want, *regs) && t.pending_sig == 0 && t.restart_result == 0) return {};
+  RemoteAddr target(want.ip());
   uint8_t original = 0;
   RRL_TRY(ptrace::read_memory(t.tid, target, std::span<uint8_t>(&original, 1)));
   const uint8_t int3 = 0xcc;
@@ -58,18 +62,18 @@ Status ReplaySession::on_sched(const trace::Event& ev, const trace::SchedEvent& 
                regs->ip() == target.addr() + 1;
     if (!hit)
       return std::unexpected(divergence(
-          ev, fmt::format("looking for the recorded switch point at {:#x}, the task stopped with "
+          ev, fmt::format("looking for the recorded point at {:#x}, the task stopped with "
                           "status {:#x} at {:#x}",
                           target.addr(), *status, regs->ip())));
     regs->set_ip(target.addr());
     RRL_TRY(ptrace::set_regs(t.tid, *regs));
-    if (same_state(se.regs, *regs)) return {};
+    if (same_state(want, *regs)) return {};
     // Not this visit: execute the real instruction, then arm the breakpoint again.
     RRL_TRY(ptrace::singlestep(t.tid));
     auto step = wait_stop(t);
     if (!step) return std::unexpected(step.error());
     if (!WIFSTOPPED(*step) || WSTOPSIG(*step) != SIGTRAP)
-      return std::unexpected(divergence(ev, "single-stepping past the switch point failed"));
+      return std::unexpected(divergence(ev, "single-stepping past the recorded point failed"));
   }
 }
 

@@ -80,6 +80,16 @@ Expected<std::optional<trace::Event>> ReplaySession::next_event() {
   return reader_.next();
 }
 
+Expected<const trace::Event*> ReplaySession::peek_event() {
+  if (!lookahead_) {
+    auto next = reader_.next();
+    if (!next) return std::unexpected(next.error());
+    if (!*next) return nullptr;
+    lookahead_ = std::move(*next);
+  }
+  return &*lookahead_;
+}
+
 Status ReplaySession::run() {
   while (true) {
     auto ev = next_event();

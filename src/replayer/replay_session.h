@@ -42,6 +42,7 @@ struct ReplayTask {
   bool exited = false;
   int pending_sig = 0;    // signal to deliver at the next resume
   int64_t restart_result = 0;  // emulated -ERESTART* result to turn into a restart
+  int signal_sent = 0;    // the next SignalEvent's signal is already queued (see on_syscall)
 };
 
 class ReplaySession {
@@ -53,6 +54,8 @@ class ReplaySession {
 
  private:
   Expected<std::optional<trace::Event>> next_event();
+  Expected<const trace::Event*> peek_event();  // nullptr at the end
+  Status take_signal_with_mask(ReplayTask& t, const trace::SyscallEvent& sc, Registers& regs);
   Status dispatch(const trace::Event& ev);
   Error divergence(const trace::Event& ev, const std::string& what) const;
 
@@ -82,6 +85,7 @@ class ReplaySession {
   Status on_rdtsc(const trace::Event& ev, const trace::RdtscEvent& re);
   Status on_patch(const trace::Event& ev, const trace::PatchEvent& pe);
   Status on_sched(const trace::Event& ev, const trace::SchedEvent& se);
+  Status reach_state(ReplayTask& t, const trace::Event& ev, const Registers& want);
   Status write_all(ReplayTask& t, const std::vector<trace::MemWrite>& writes);
 
   trace::TraceReader reader_;

@@ -41,6 +41,12 @@ bool runs_for_real(int64_t nr) {
   }
 }
 
+// Syscalls that wait with a temporary signal mask, which the kernel puts back
+// only after the handler of the signal that ended the wait has been set up.
+bool swaps_signal_mask(int64_t nr) {
+  return nr == SYS_rt_sigsuspend || nr == SYS_ppoll || nr == SYS_pselect6;
+}
+
 // Syscalls after which the registers legitimately differ from those at entry.
 bool changes_registers(int64_t nr) {
   return nr == SYS_rt_sigreturn || nr == SYS_execve || nr == SYS_execveat;
@@ -93,7 +99,9 @@ Status ReplaySession::on_syscall(const trace::Event& ev, const trace::SyscallEve
         return std::unexpected(
             divergence(ev, "registers at syscall " + syscalls::name(sc.syscallno) + ": " + *diff));
     }
-    if (runs_for_real(sc.syscallno) && !(sc.flags & trace::SyscallEvent::kRefused))
+    if (swaps_signal_mask(sc.syscallno) && is_restart(sc.regs.result()))
+      RRL_TRY(take_signal_with_mask(t, sc, *regs));
+    else if (runs_for_real(sc.syscallno) && !(sc.flags & trace::SyscallEvent::kRefused))
       RRL_TRY(execute_syscall(t, ev, sc, *regs));
     else
       echo_output(t, sc);
@@ -130,6 +138,32 @@ Status ReplaySession::execute_syscall(ReplayTask& t, const trace::Event& ev,
   return {};
 }
 
+// A signal ended a wait with a temporary mask (sigsuspend, ppoll, pselect6).
+// Emulating the wait would leave the signal blocked by the program's usual
+// mask, so replay queues the signal first and runs the wait for real, with
+// nothing to wait for but the signal: the kernel then swaps and restores the
+// mask exactly as it did when recorded.
+Status ReplaySession::take_signal_with_mask(ReplayTask& t, const trace::SyscallEvent& sc,
+                                            Registers& regs) {
+  auto next = peek_event();
+  if (!next) return std::unexpected(next.error());
+  const trace::SignalEvent* sig = *next ? std::get_if<trace::SignalEvent>(&(*next)->data) : nullptr;
+  if (!sig || (*next)->tid != t.rec_tid || sig->deterministic) return {};
+  if (::syscall(SYS_tgkill, t.tgid, t.tid, sig->signo) != 0)
+    return fail_errno("send the recorded signal to the replayed task");
+  if (sc.syscallno == SYS_ppoll) {
+    regs.r.rdi = 0;  // no fds
+    regs.r.rsi = 0;
+    regs.r.rdx = 0;  // no timeout
+  } else if (sc.syscallno == SYS_pselect6) {
+    regs.r.rdi = regs.r.rsi = regs.r.rdx = regs.r.r10 = regs.r.r8 = 0;
+  }
+  auto status = run_for_real(t, regs);
+  if (!status) return std::unexpected(status.error());
+  t.signal_sent = sig->signo;
+  return {};
+}
+
 // A file mapping becomes a private anonymous mapping at the recorded address,
 // filled from the trace's copy of the file: replay needs neither the original
 // file nor the descriptor the program used.
@@ -137,12 +171,14 @@ Status ReplaySession::map_file(ReplayTask& t, const trace::Event& ev,
                                const trace::SyscallEvent& sc, Registers& regs) {
   uint64_t start = static_cast<uint64_t>(sc.regs.result());
   std::optional<trace::MappingRecord> mapping;
-  auto next = reader_.next();
+  auto next = peek_event();
   if (!next) return std::unexpected(next.error());
   if (*next) {
     auto* mm = std::get_if<trace::MmapEvent>(&(*next)->data);
-    if (mm && (*next)->tid == ev.tid && mm->mapping.start == start) mapping = mm->mapping;
-    else lookahead_ = std::move(*next);
+    if (mm && (*next)->tid == ev.tid && mm->mapping.start == start) {
+      mapping = mm->mapping;
+      lookahead_.reset();
+    }
   }
   regs.r.rdi = start;
   regs.r.r10 = (regs.r.r10 & ~static_cast<uint64_t>(MAP_SHARED | MAP_PRIVATE)) | MAP_PRIVATE |
