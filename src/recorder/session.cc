@@ -19,7 +19,7 @@ namespace {
 
 const LogChannel kLog("recorder");
 
-constexpr int64_t kTimeSliceMs = 20;
+constexpr int64_t kTimeSliceMs = 50;
 
 int64_t monotonic_ms() {
   timespec ts;
@@ -118,7 +118,7 @@ Task* Session::pick_ready() {
     ready_.pop_front();
     auto it = tasks_.find(tid);
     if (it == tasks_.end() || it->second->state != TaskState::kReady) continue;
-    if (!it->second->announced) {
+    if (!it->second->announced || it->second->vfork_child != 0) {
       ready_.push_back(tid);
       continue;
     }
@@ -158,12 +158,18 @@ Status Session::wait_for_stop(bool block) {
   return {};
 }
 
+void Session::release_vfork_parent(Task& child) {
+  auto it = tasks_.find(std::exchange(child.vfork_parent, 0));
+  if (it != tasks_.end()) it->second->vfork_child = 0;
+}
+
 Status Session::handle_exited(pid_t tid, int status) {
   kLog.debug(tid, "exited with wait status {:#x}", status);
   auto it = tasks_.find(tid);
   if (it == tasks_.end()) return {};
   if (running_ == it->second.get()) running_ = nullptr;
   if (!it->second->exit_recorded) RRL_TRY(record(tid, trace::ExitEvent{status}));
+  release_vfork_parent(*it->second);
   if (tid == initial_) exit_status_ = shell_status(status);
   std::erase(ready_, tid);
   tasks_.erase(it);

@@ -43,6 +43,10 @@ struct Task {
   bool refused = false;     // the current syscall was cancelled by the recorder
   bool first_stop = true;   // auto-attached tasks start with a PTRACE_EVENT_STOP
   bool announced = false;   // its CloneEvent is in the trace (it may run only then)
+  // vfork: the parent's return is recorded only after the child's exec or exit,
+  // the order replay can reproduce (the real vfork waits for exactly that).
+  pid_t vfork_child = 0;
+  pid_t vfork_parent = 0;
   bool exit_recorded = false;
   bool entry_marker_pending = false;  // see Session::record()
   bool interrupt_sent = false;
@@ -71,6 +75,7 @@ class Session {
   Status handle_exited(pid_t tid, int status);
   Status resume(Task& t, bool to_syscall_exit, int sig = 0);
   Task& add_task(pid_t tid, pid_t tgid);
+  void release_vfork_parent(Task& child);
   Status record(pid_t tid, trace::EventData data);
   Status write_event(pid_t tid, trace::EventData data);
   void enforce_time_slice();
@@ -82,6 +87,9 @@ class Session {
   Status record_new_mapping(Task& t, const trace::SyscallEvent& ev);
   Status emulate_vsyscall(Task& t, Registers& regs, int64_t nr);
   uint8_t output_echo_flags(const Task& t, const trace::SyscallEvent& ev) const;
+  uint8_t std_file_flag(const Task& t, uint64_t fd) const;
+  void capture_kernel_output(const Task& t, trace::SyscallEvent& ev) const;
+  Status capture_shared_mappings(const Task& t, trace::SyscallEvent& ev);
 
   // Events other than syscalls (task_events.cc).
   Status on_ptrace_event(Task& t, int event);
@@ -99,7 +107,8 @@ class Session {
   uint64_t next_event_ = 0;
   int exit_status_ = -1;
   std::set<int64_t> warned_unknown_;
-  std::deque<pid_t> pending_entries_;  // tasks whose syscall entry has no event yet
+  std::deque<pid_t> pending_entries_;
+  std::set<pid_t> shared_file_maps_;  // processes with a MAP_SHARED file mapping  // tasks whose syscall entry has no event yet
   int64_t running_since_ms_ = 0;
   int64_t last_flush_ms_ = 0;
   // Identity (st_dev, st_ino) of rr-like's own stdout and stderr, to mark the

@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <fstream>
 
 #include "common/log.h"
 #include "common/ptrace.h"
+#include "common/scoped_fd.h"
 #include "common/syscalls.h"
 #include "recorder/mappings.h"
 #include "recorder/session.h"
@@ -78,6 +80,8 @@ Status Session::on_syscall_exit(Task& t) {
   if (is_interrupted_result(regs->result())) ev.flags |= trace::SyscallEvent::kInterrupted;
   if (!t.refused) RRL_TRY(capture_outputs(t, ev));
   ev.flags |= output_echo_flags(t, ev);
+  capture_kernel_output(t, ev);
+  if (!t.refused) RRL_TRY(capture_shared_mappings(t, ev));
   RRL_TRY(record(t.tid, ev));
   RRL_TRY(record_new_mapping(t, ev));
   return resume(t, /*to_syscall_exit=*/false);
@@ -110,23 +114,87 @@ Status Session::capture_outputs(Task& t, trace::SyscallEvent& ev) {
   return {};
 }
 
-uint8_t Session::output_echo_flags(const Task& t, const trace::SyscallEvent& ev) const {
-  switch (ev.syscallno) {
-    case SYS_write: case SYS_writev: case SYS_pwrite64: case SYS_pwritev: case SYS_pwritev2:
-      break;
-    default:
-      return 0;
-  }
-  if (ev.regs.result() <= 0) return 0;
+// Which of rr-like's own stdout/stderr `fd` of the task is, as an echo flag.
+uint8_t Session::std_file_flag(const Task& t, uint64_t fd) const {
   struct stat st;
-  if (::stat(fmt::format("/proc/{}/fd/{}", t.tid, ev.args[0]).c_str(), &st) != 0) return 0;
+  if (::stat(fmt::format("/proc/{}/fd/{}", t.tid, fd).c_str(), &st) != 0) return 0;
   std::pair<uint64_t, uint64_t> id{st.st_dev, st.st_ino};
   bool out = id == std_files_[0], err = id == std_files_[1];
   // A terminal is often both: then the program's own fd number decides.
-  if (out && err) return ev.args[0] == 2 ? trace::SyscallEvent::kToStderr : trace::SyscallEvent::kToStdout;
+  if (out && err) return fd == 2 ? trace::SyscallEvent::kToStderr : trace::SyscallEvent::kToStdout;
   if (out) return trace::SyscallEvent::kToStdout;
   if (err) return trace::SyscallEvent::kToStderr;
   return 0;
+}
+
+uint8_t Session::output_echo_flags(const Task& t, const trace::SyscallEvent& ev) const {
+  if (ev.regs.result() <= 0) return 0;
+  switch (ev.syscallno) {
+    case SYS_write: case SYS_writev: case SYS_pwrite64: case SYS_pwritev: case SYS_pwritev2:
+      return std_file_flag(t, ev.args[0]);
+    case SYS_sendfile:
+      return std_file_flag(t, ev.args[0]);
+    case SYS_copy_file_range: case SYS_splice:
+      return std_file_flag(t, ev.args[2]);
+    default:
+      return 0;
+  }
+}
+
+// copy_file_range, sendfile and splice move data to the output inside the
+// kernel. When the output is rr-like's stdout or stderr, read the same bytes
+// back from the input file, at the offsets they were taken from, so that
+// replay can show them.
+void Session::capture_kernel_output(const Task& t, trace::SyscallEvent& ev) const {
+  if (!(ev.flags & (trace::SyscallEvent::kToStdout | trace::SyscallEvent::kToStderr))) return;
+  if (ev.syscallno != SYS_copy_file_range && ev.syscallno != SYS_sendfile &&
+      ev.syscallno != SYS_splice)
+    return;
+  uint64_t in_fd = ev.syscallno == SYS_sendfile ? ev.args[1] : ev.args[0];
+  uint64_t off_ptr = ev.syscallno == SYS_sendfile ? ev.args[2] : ev.args[1];
+  auto len = static_cast<uint64_t>(ev.regs.result());
+  std::string in_path = fmt::format("/proc/{}/fd/{}", t.tid, in_fd);
+  ScopedFd in(::open(in_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) return;
+  // The input offset after the call: the updated *off_in, or the file position.
+  uint64_t end = 0;
+  if (off_ptr != 0) {
+    std::span<uint8_t> raw(reinterpret_cast<uint8_t*>(&end), sizeof end);
+    if (!ptrace::read_memory(t.tid, RemoteAddr(off_ptr), raw)) return;
+  } else {
+    std::ifstream info(fmt::format("/proc/{}/fdinfo/{}", t.tid, in_fd));
+    std::string key;
+    while (info >> key && key != "pos:") {
+    }
+    if (!(info >> end)) return;
+  }
+  if (end < len) return;
+  ev.output.resize(len);
+  ssize_t n = ::pread(in.get(), ev.output.data(), len, static_cast<off_t>(end - len));
+  ev.output.resize(n > 0 ? static_cast<size_t>(n) : 0);
+}
+
+bool is_write_family(int64_t nr) {
+  return nr == SYS_write || nr == SYS_writev || nr == SYS_pwrite64 || nr == SYS_pwritev ||
+         nr == SYS_pwritev2;
+}
+
+// A write() to a file that the process also maps MAP_SHARED changes that
+// mapping's memory. Replay emulates the write, so the trace carries the
+// mapping's new contents as memory the syscall wrote.
+Status Session::capture_shared_mappings(const Task& t, trace::SyscallEvent& ev) {
+  if (!is_write_family(ev.syscallno) || ev.regs.result() <= 0 || !shared_file_maps_.contains(t.tgid))
+    return {};
+  struct stat st;
+  if (::stat(fmt::format("/proc/{}/fd/{}", t.tid, ev.args[0]).c_str(), &st) != 0) return {};
+  auto maps = read_maps(t.tid);
+  if (!maps) return std::unexpected(maps.error());
+  for (const auto& m : *maps) {
+    if (!m.shared || m.inode != st.st_ino || m.dev != st.st_dev) continue;
+    trace::MemWrite w{m.start, std::vector<uint8_t>(m.end - m.start)};
+    if (ptrace::read_memory(t.tid, RemoteAddr(m.start), w.data)) ev.writes.push_back(std::move(w));
+  }
+  return {};
 }
 
 Status Session::record_new_mapping(Task& t, const trace::SyscallEvent& ev) {
@@ -149,6 +217,7 @@ Status Session::record_new_mapping(Task& t, const trace::SyscallEvent& ev) {
   ssize_t n = ::readlink(fd_path.c_str(), target, sizeof target - 1);
   m.path = n > 0 ? std::string(target, static_cast<size_t>(n)) : fd_path;
   if (!S_ISREG(st.st_mode)) return {};  // device or special file: nothing to keep
+  if (m.shared) shared_file_maps_.insert(t.tgid);
   auto rec = save_mapping(writer_, m, fd_path);
   if (!rec) return fail("cannot save mapped file " + m.path + " into the trace: " +
                         rec.error().describe());

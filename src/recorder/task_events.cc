@@ -78,6 +78,10 @@ Status Session::on_ptrace_event(Task& t, int event) {
       Task& child = add_task(ev.new_tid, thread ? t.tgid : ev.new_tid);
       RRL_TRY(record(t.tid, ev));
       child.announced = true;
+      if (ev.kind == trace::CloneEvent::kVfork) {
+        t.vfork_child = child.tid;
+        child.vfork_parent = t.tid;
+      }
       return resume(t, /*to_syscall_exit=*/true);
     }
     case PTRACE_EVENT_EXEC:
@@ -87,6 +91,7 @@ Status Session::on_ptrace_event(Task& t, int event) {
       auto msg = ptrace::get_event_msg(t.tid);
       RRL_TRY(record(t.tid, trace::ExitEvent{msg ? static_cast<int32_t>(*msg) : 0}));
       t.exit_recorded = true;
+      release_vfork_parent(t);
       if (t.tid == initial_ && msg) exit_status_ = -1;  // final status comes from waitpid
       // Let it die; it runs no more user code.
       if (auto st = ptrace::cont(t.tid); !st && !ptrace::is_died(st.error())) return st;
@@ -157,6 +162,7 @@ Status Session::on_exec(Task& t) {
     ev.mappings.push_back(std::move(*rec));
   }
   RRL_TRY(record(t.tid, std::move(ev)));
+  release_vfork_parent(t);
   RRL_TRY(writer_.flush());
   return patch_vdso(t, std::vector<uint8_t>(auxv->begin(), auxv->end()));
 }

@@ -189,10 +189,18 @@ Status ReplaySession::on_exit(const trace::Event& ev, const trace::ExitEvent&) {
         RRL_TRY(resume(t, /*sysemu=*/false, std::exchange(t.pending_sig, 0)));
       } else {
         auto st = t.at_entry ? Expected<int>(((SIGTRAP | 0x80) << 8) | 0x7f) : advance(t);
+        if (!st && ptrace::is_died(st.error())) {
+          // Killed by another thread's exit_group while we were not looking.
+          st = wait_stop(t);
+        }
         if (!st) return std::unexpected(st.error());
         status = *st;
         if (is_syscall_stop(status)) {
           auto regs = ptrace::get_regs(t.tid);
+          if (!regs && ptrace::is_died(regs.error())) {
+            t.at_entry = false;
+            continue;
+          }
           if (!regs) return std::unexpected(regs.error());
           if (regs->syscallno() == SYS_exit || regs->syscallno() == SYS_exit_group) {
             regs->r.rax = regs->r.orig_rax;

@@ -38,13 +38,14 @@ std::string describe_status(int status) {
 
 }  // namespace
 
-// rip, rsp and the argument registers must match at every syscall. The other
+// rip, rsp and the argument registers (as many as the syscall takes) must
+// match at every syscall. The other
 // general registers are not compared: on machines where rdtsc cannot be
 // trapped (PR_SET_TSC is ignored under some hypervisors) a timestamp that
 // ld.so or the program read can sit in a callee-saved register and differ
 // harmlessly; setting the recorded registers at the end of every syscall
 // heals it. A value that matters reaches a syscall argument or the output.
-std::optional<std::string> compare_regs(const Registers& e, const Registers& a) {
+std::optional<std::string> compare_regs(const Registers& e, const Registers& a, int nargs) {
   struct Field {
     const char* name;
     unsigned long long user_regs_struct::*ptr;
@@ -56,7 +57,9 @@ std::optional<std::string> compare_regs(const Registers& e, const Registers& a) 
       {"r8", &user_regs_struct::r8},   {"r9", &user_regs_struct::r9},
   };
   std::string diff;
+  int checked = 0;
   for (const auto& f : kFields) {
+    if (checked++ >= 2 + nargs) break;  // rip, rsp, then the arguments in order
     if (e.r.*f.ptr != a.r.*f.ptr)
       diff += fmt::format("{}{} recorded {:#x}, replayed {:#x}", diff.empty() ? "" : "; ", f.name,
                           e.r.*f.ptr, a.r.*f.ptr);

@@ -94,7 +94,11 @@ class ReplaySession {
   ExecLinks exec_links_;
 };
 
-// The recorded registers that a syscall leaves alone, compared at every entry.
-std::optional<std::string> compare_regs(const Registers& expected, const Registers& actual);
+// The recorded registers that a syscall leaves alone, compared at every entry:
+// rip, rsp and the first `nargs` argument registers.
+std::optional<std::string> compare_regs(const Registers& expected, const Registers& actual,
+                                        int nargs = 6);
+// How many arguments a syscall takes (6 when not known).
+int syscall_arg_count(int64_t nr);
 
 }  // namespace rrl::replayer

@@ -34,7 +34,7 @@ bool runs_for_real(int64_t nr) {
     case SYS_mmap: case SYS_munmap: case SYS_mprotect: case SYS_mremap: case SYS_brk:
     case SYS_madvise: case SYS_arch_prctl: case SYS_set_tid_address: case SYS_set_robust_list:
     case SYS_rt_sigaction: case SYS_rt_sigprocmask: case SYS_sigaltstack: case SYS_rt_sigreturn:
-    case SYS_pkey_mprotect:
+    case SYS_pkey_mprotect: case SYS_setrlimit: case SYS_prlimit64:
       return true;
     default:
       return false;
@@ -64,6 +64,51 @@ Status write_fully(int fd, const std::vector<uint8_t>& data) {
 }
 
 }  // namespace
+
+// Registers beyond a syscall's arguments may hold anything (a stale rdtsc
+// value, say), so only the arguments it takes are compared.
+int syscall_arg_count(int64_t nr) {
+  switch (nr) {
+    case SYS_getpid: case SYS_getppid: case SYS_gettid: case SYS_getuid: case SYS_geteuid:
+    case SYS_getgid: case SYS_getegid: case SYS_getpgrp: case SYS_setsid: case SYS_sched_yield:
+    case SYS_pause: case SYS_fork: case SYS_vfork: case SYS_sync: case SYS_inotify_init:
+    case SYS_rt_sigreturn: case SYS_restart_syscall: case SYS_munlockall:
+      return 0;
+    case SYS_close: case SYS_dup: case SYS_exit: case SYS_exit_group: case SYS_brk:
+    case SYS_alarm: case SYS_umask: case SYS_chdir: case SYS_fchdir: case SYS_rmdir:
+    case SYS_unlink: case SYS_uname: case SYS_sysinfo: case SYS_time: case SYS_times:
+    case SYS_pipe: case SYS_fsync: case SYS_fdatasync: case SYS_set_tid_address:
+    case SYS_epoll_create: case SYS_epoll_create1: case SYS_eventfd: case SYS_inotify_init1:
+    case SYS_getpgid: case SYS_getsid: case SYS_setuid: case SYS_setgid: case SYS_personality:
+    case SYS_unshare: case SYS_acct: case SYS_chroot: case SYS_mlockall:
+      return 1;
+    case SYS_pipe2: case SYS_dup2: case SYS_munmap: case SYS_nanosleep: case SYS_gettimeofday:
+    case SYS_clock_gettime: case SYS_clock_getres: case SYS_getrlimit: case SYS_setrlimit:
+    case SYS_getrusage: case SYS_kill: case SYS_tkill: case SYS_listen: case SYS_shutdown:
+    case SYS_fstat: case SYS_stat: case SYS_lstat: case SYS_access: case SYS_mkdir:
+    case SYS_rename: case SYS_link: case SYS_symlink: case SYS_chmod: case SYS_fchmod:
+    case SYS_truncate: case SYS_ftruncate: case SYS_flock: case SYS_getcwd: case SYS_arch_prctl:
+    case SYS_set_robust_list: case SYS_sigaltstack: case SYS_eventfd2: case SYS_timerfd_create:
+    case SYS_memfd_create: case SYS_getpriority: case SYS_setpgid: case SYS_setns:
+    case SYS_setreuid: case SYS_setregid: case SYS_getgroups: case SYS_setgroups:
+    case SYS_timer_getoverrun: case SYS_timer_delete: case SYS_capget: case SYS_capset:
+      return 2;
+    case SYS_read: case SYS_write: case SYS_open: case SYS_lseek: case SYS_mprotect:
+    case SYS_ioctl: case SYS_readv: case SYS_writev: case SYS_madvise: case SYS_dup3:
+    case SYS_socket: case SYS_connect: case SYS_accept: case SYS_bind: case SYS_getsockname:
+    case SYS_getpeername: case SYS_execve: case SYS_fcntl: case SYS_getdents:
+    case SYS_getdents64: case SYS_readlink: case SYS_chown: case SYS_fchown: case SYS_lchown:
+    case SYS_getrandom: case SYS_tgkill: case SYS_rt_sigqueueinfo: case SYS_poll:
+    case SYS_sched_getaffinity: case SYS_sched_setaffinity: case SYS_mkdirat: case SYS_unlinkat:
+    case SYS_fchmodat: case SYS_faccessat: case SYS_setpriority: case SYS_getresuid:
+    case SYS_getresgid: case SYS_setresuid: case SYS_setresgid: case SYS_timer_create:
+    case SYS_signalfd: case SYS_inotify_add_watch: case SYS_mknod: case SYS_getcpu:
+    case SYS_mincore: case SYS_msync: case SYS_membarrier: case SYS_close_range:
+      return 3;
+    default:
+      return 6;
+  }
+}
 
 Status ReplaySession::write_all(ReplayTask& t, const std::vector<trace::MemWrite>& writes) {
   for (const auto& w : writes) RRL_TRY(ptrace::write_memory(t.tid, RemoteAddr(w.addr), w.data));
@@ -95,7 +140,7 @@ Status ReplaySession::on_syscall(const trace::Event& ev, const trace::SyscallEve
     auto regs = advance_to_syscall(t, ev, sc.syscallno);
     if (!regs) return std::unexpected(regs.error());
     if (!changes_registers(sc.syscallno)) {
-      if (auto diff = compare_regs(sc.regs, *regs))
+      if (auto diff = compare_regs(sc.regs, *regs, syscall_arg_count(sc.syscallno)))
         return std::unexpected(
             divergence(ev, "registers at syscall " + syscalls::name(sc.syscallno) + ": " + *diff));
     }
@@ -116,6 +161,13 @@ Status ReplaySession::on_syscall(const trace::Event& ev, const trace::SyscallEve
 Status ReplaySession::execute_syscall(ReplayTask& t, const trace::Event& ev,
                                       const trace::SyscallEvent& sc, Registers& regs) {
   int64_t want = sc.regs.result();
+  if (sc.syscallno == SYS_prlimit64) {
+    // Only a new limit for the task itself changes anything replay can see
+    // (the stack limit decides where a stack overflow faults).
+    if (sc.args[2] == 0 || (sc.args[0] != 0 && sc.args[0] != static_cast<uint64_t>(t.rec_tid)))
+      return {};
+    regs.r.rdi = 0;
+  }
   if (sc.syscallno == SYS_mmap) {
     if (is_error(want)) return {};  // failed when recorded: nothing to reproduce
     if (!(sc.args[3] & MAP_ANONYMOUS)) return map_file(t, ev, sc, regs);
@@ -218,6 +270,13 @@ void ReplaySession::echo_output(ReplayTask& t, const trace::SyscallEvent& sc) {
                                                                : -1;
   int64_t total = sc.regs.result();
   if (out_fd < 0 || total <= 0) return;
+  if (!sc.output.empty()) {
+    (void)write_fully(out_fd, sc.output);  // moved by the kernel, kept in the trace
+    return;
+  }
+  if (sc.syscallno != SYS_write && sc.syscallno != SYS_pwrite64 && sc.syscallno != SYS_writev &&
+      sc.syscallno != SYS_pwritev && sc.syscallno != SYS_pwritev2)
+    return;
   std::vector<std::pair<uint64_t, uint64_t>> pieces;  // (addr, len)
   if (sc.syscallno == SYS_write || sc.syscallno == SYS_pwrite64) {
     pieces.emplace_back(sc.args[1], static_cast<uint64_t>(total));

@@ -84,6 +84,7 @@ void put(ByteWriter& w, const SyscallEvent& e) {
   put_regs(w, e.regs);
   w.u8(e.flags);
   put_writes(w, e.writes);
+  w.bytes(e.output);
 }
 void get(ByteReader& rd, SyscallEvent& e) {
   e.syscallno = rd.i64();
@@ -91,6 +92,7 @@ void get(ByteReader& rd, SyscallEvent& e) {
   e.regs = get_regs(rd);
   e.flags = rd.u8();
   e.writes = get_writes(rd);
+  e.output = rd.bytes();
 }
 
 void put(ByteWriter& w, const SignalEvent& e) {

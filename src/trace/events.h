@@ -39,6 +39,9 @@ struct SyscallEvent {
   Registers regs;  // at syscall exit
   uint8_t flags = kNone;
   std::vector<MemWrite> writes;
+  // Bytes the kernel moved to stdout/stderr without passing through the
+  // program's memory (copy_file_range, sendfile, splice), for replay to show.
+  std::vector<uint8_t> output;
 };
 
 // A signal delivered to the tracee (or one that killed it).

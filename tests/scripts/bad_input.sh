@@ -14,9 +14,13 @@ SCRIPT=$(readlink -f "$0")
 
 CASES=(missing_program not_executable unknown_option_record unknown_option_global
   unknown_subcommand record_without_program unwritable_trace_dir full_disk
-  killed_during_recording ctrl_c ctrl_c_process_group dump_nonexistent version record_help)
+  killed_during_recording ctrl_c ctrl_c_process_group dump_nonexistent version record_help
+  dump_cat_hostname replay_no_trace replay_unknown_name replay_truncated replay_corrupt
+  replay_other_version replay_edited_result replay_needs_autopilot)
 
 RR_LIKE=$(resolve_exe "$1") || fail "rr-like not found: $1"
+# The trace-damaging test tool (tests/tools/trace_edit.cc), from meson.
+TRACE_EDIT=${RR_LIKE_TRACE_EDIT:-}
 CASE=$2
 if [ "$CASE" = list ]; then
   echo "${CASES[@]}"
@@ -131,6 +135,12 @@ expect_incomplete_trace() {
     fail "rr-like dump of an incomplete trace exited 0 without saying it is incomplete"
   fi
   echo "rr-like dump: exit $st"
+  timeout 30 "$RR_LIKE" replay -a "$TRACE_ROOT/$TRACE_NAME" > "$TMP/replay.out" 2> "$TMP/replay.err"
+  st=$?
+  [ $st != 0 ] || fail "rr-like replay of an incomplete trace exited 0"
+  grep -q '^rr-like: error.*incomplete' "$TMP/replay.err" ||
+    fail "rr-like replay of an incomplete trace did not say it is incomplete: $(cat "$TMP/replay.err")"
+  echo "rr-like replay: exit $st"
 }
 
 case_missing_program() {
@@ -260,6 +270,101 @@ case_ctrl_c_process_group() {
 case_dump_nonexistent() {
   run_rr nonzero dump "$TMP/rrl-no-such-trace"
   expect_error rrl-no-such-trace
+}
+
+# `rr-like dump` of `cat /etc/hostname` shows openat, read and write with
+# their results as JSON lines.
+case_dump_cat_hostname() {
+  [ -r /etc/hostname ] || fail "/etc/hostname is missing on this machine"
+  # Through a pipe, so that cat reads and writes (to a file it would use
+  # copy_file_range, which the dump shows too, but this checks read/write).
+  "$RR_LIKE" record -o "$TMP/cat" cat /etc/hostname 2> "$TMP/err" | cat > "$TMP/cat.out"
+  cmp -s "$TMP/cat.out" /etc/hostname || fail "cat printed something else under recording"
+  run_rr 0 dump "$TMP/cat"
+  python3 - "$TMP/out" "$(wc -c < /etc/hostname)" << 'PY' || fail "the dump does not show cat's syscalls"
+import json, sys
+events = [json.loads(line) for line in open(sys.argv[1])]
+size = int(sys.argv[2])
+assert [e["event"] for e in events] == list(range(len(events))), "events are not numbered in order"
+calls = [e for e in events if e["kind"] == "syscall"]
+def find(name, pred):
+    hits = [c for c in calls if c["syscall"] == name and pred(c)]
+    assert hits, f"no {name} matching the expectation"
+    return hits[0]
+find("openat", lambda c: c["result"] >= 3)
+read = find("read", lambda c: c["result"] == size)
+assert read["bytes_written"] == size and read["writes"][0]["len"] == size, read
+find("write", lambda c: c["args"][0] == 1 and c["result"] == size)
+print("openat, read and write of", size, "bytes found in", len(events), "events")
+PY
+}
+
+# A recording of `cat /etc/hostname` to damage in the replay cases. Its
+# stdout is a pipe, so cat reads into memory and writes from there.
+record_cat() {
+  "$RR_LIKE" record -o "$TMP/good" cat /etc/hostname 2> "$TMP/err" | cat > "$TMP/cat.out"
+  cmp -s "$TMP/cat.out" /etc/hostname || fail "cat printed something else under recording"
+  "$RR_LIKE" replay -a "$TMP/good" 2> "$TMP/err" | cat > "$TMP/replay.out"
+  cmp -s "$TMP/replay.out" /etc/hostname ||
+    fail "the replay of the good trace printed something else: $(cat "$TMP/err")"
+}
+
+case_replay_no_trace() {
+  mkdir -p "$TMP/empty-root"
+  RR_LIKE_TRACE_DIR=$TMP/empty-root run_rr nonzero replay -a
+  expect_error "no traces"
+}
+
+case_replay_unknown_name() {
+  mkdir -p "$TMP/empty-root"
+  RR_LIKE_TRACE_DIR=$TMP/empty-root run_rr nonzero replay -a rrl-no-such-trace
+  expect_error rrl-no-such-trace
+}
+
+case_replay_truncated() {
+  record_cat
+  local size
+  size=$(stat -c %s "$TMP/good/events")
+  for cut in 0 10 $((size / 2)) $((size - 3)); do
+    rm -rf "$TMP/bad" && cp -r "$TMP/good" "$TMP/bad"
+    truncate -s "$cut" "$TMP/bad/events"
+    run_rr nonzero replay -a "$TMP/bad"
+    grep -q '^rr-like: error' "$TMP/err" || fail "no error message for a trace cut at $cut bytes"
+  done
+}
+
+case_replay_corrupt() {
+  record_cat
+  rm -rf "$TMP/bad" && cp -r "$TMP/good" "$TMP/bad"
+  local size
+  size=$(stat -c %s "$TMP/bad/events")
+  printf '\xff\x00\xff' | dd of="$TMP/bad/events" bs=1 seek=$((size / 2)) conv=notrunc 2> /dev/null
+  run_rr nonzero replay -a "$TMP/bad"
+  expect_error "damaged"
+}
+
+case_replay_other_version() {
+  record_cat
+  rm -rf "$TMP/bad" && cp -r "$TMP/good" "$TMP/bad"
+  # The version is the u32 right after the 8-byte magic.
+  printf '\x02' | dd of="$TMP/bad/header" bs=1 seek=8 conv=notrunc 2> /dev/null
+  run_rr nonzero replay -a "$TMP/bad"
+  expect_error "version 2"
+}
+
+# One recorded syscall result changed: replay must not succeed silently.
+case_replay_edited_result() {
+  [ -x "$TRACE_EDIT" ] || fail "RR_LIKE_TRACE_EDIT does not name the trace_edit tool"
+  record_cat
+  "$TRACE_EDIT" "$TMP/good" "$TMP/bad" read -1 || fail "trace_edit failed"
+  run_rr nonzero replay -a "$TMP/bad"
+  expect_error "diverged"
+}
+
+case_replay_needs_autopilot() {
+  record_cat
+  run_rr 2 replay "$TMP/good"
+  expect_error "replay -a"
 }
 
 case_version() {
