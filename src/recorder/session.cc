@@ -8,9 +8,9 @@
 #include <time.h>
 
 #include <algorithm>
-#include <fstream>
 
 #include "common/log.h"
+#include "common/proc_task.h"
 #include "common/ptrace.h"
 
 namespace rrl::recorder {
@@ -25,20 +25,6 @@ int64_t monotonic_ms() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
   return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-// Thread-group id of a task we have not seen being created yet.
-pid_t read_tgid(pid_t tid) {
-  std::ifstream f("/proc/" + std::to_string(tid) + "/status");
-  std::string key;
-  while (f >> key) {
-    if (key == "Tgid:") {
-      pid_t tgid = 0;
-      f >> tgid;
-      return tgid;
-    }
-  }
-  return tid;
 }
 
 int shell_status(int wait_status) {

@@ -96,6 +96,7 @@ class Session {
   Status on_exec(Task& t);
   Status on_signal(Task& t, int sig);
   Status on_preempted(Task& t);
+  Status finish_exit(Task& t);
   Expected<bool> try_emulate_rdtsc(Task& t);
   Status patch_vdso(Task& t, const std::vector<uint8_t>& auxv);
 

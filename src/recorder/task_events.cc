@@ -6,12 +6,14 @@
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <x86intrin.h>
 
 #include <fstream>
 #include <sstream>
 
 #include "common/log.h"
+#include "common/proc_task.h"
 #include "common/ptrace.h"
 #include "recorder/mappings.h"
 #include "recorder/session.h"
@@ -96,7 +98,7 @@ Status Session::on_ptrace_event(Task& t, int event) {
       // Let it die; it runs no more user code.
       if (auto st = ptrace::cont(t.tid); !st && !ptrace::is_died(st.error())) return st;
       t.state = TaskState::kInKernel;
-      return {};
+      return finish_exit(t);
     }
     case PTRACE_EVENT_STOP: {
       int sig = WSTOPSIG(t.pending_status);
@@ -114,6 +116,29 @@ Status Session::on_ptrace_event(Task& t, int event) {
       kLog.info(t.tid, "unexpected ptrace event {}", event);
       return resume(t, /*to_syscall_exit=*/t.in_syscall);
   }
+}
+
+// A dying thread still writes the program's memory: the kernel clears its
+// CLONE_CHILD_CLEARTID word (which pthread_join watches) and wakes futex
+// waiters. Wait until that is done before anyone else runs, so it happens at
+// this point of the event order, as it does in replay.
+Status Session::finish_exit(Task& t) {
+  pid_t tid = t.tid;
+  if (tid != t.tgid) {
+    int status = 0;
+    while (::waitpid(tid, &status, __WALL) < 0) {
+      if (errno != EINTR) return {};
+    }
+    if (WIFEXITED(status) || WIFSIGNALED(status)) return handle_exited(tid, status);
+    // Another stop before its death: queue it as usual.
+    t.pending_status = status;
+    t.state = TaskState::kReady;
+    ready_.push_front(tid);
+    return {};
+  }
+  // A thread-group leader is reaped only after its other threads.
+  wait_for_zombie(tid, /*timeout_ms=*/1000);
+  return {};
 }
 
 Status Session::on_exec(Task& t) {

@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "common/proc_maps.h"
+#include "common/proc_task.h"
 #include "common/ptrace.h"
 #include "common/syscalls.h"
 #include "replayer/exec_link.h"
@@ -229,6 +230,7 @@ Status ReplaySession::on_exit(const trace::Event& ev, const trace::ExitEvent&) {
       // A thread other than the leader can be reaped at once; the leader only
       // after all its threads, at the end.
       if (t.tid != t.tgid) ::waitpid(t.tid, &status, __WALL);
+      else wait_for_zombie(t.tid, /*timeout_ms=*/1000);
       break;
     }
   }
