@@ -35,23 +35,25 @@ build() {
 }
 
 demo() {
-  local rr="$BUILD_DIR/src/cli/rr-like" trace_root
-  trace_root=$(mktemp -d)
-  trap 'rm -rf "$trace_root"' EXIT
+  local rr="$BUILD_DIR/src/cli/rr-like"
+  TRACE_ROOT=$(mktemp -d)
+  trap 'rm -rf "$TRACE_ROOT"' EXIT
+  export RR_LIKE_TRACE_DIR=$TRACE_ROOT
   echo "== native run of the example"
   "$BUILD_DIR/examples/hello" demo
   echo "== recorded run: rr-like record $BUILD_DIR/examples/hello demo"
-  RR_LIKE_TRACE_DIR="$trace_root" "$rr" record "$BUILD_DIR/examples/hello" demo
+  "$rr" record "$BUILD_DIR/examples/hello" demo
+  echo "== replayed run: rr-like replay -a (the same pid, time and random number again)"
+  "$rr" replay -a
   echo "== rr-like ls"
-  RR_LIKE_TRACE_DIR="$trace_root" "$rr" ls
-  echo "== the recorded syscalls (rr-like dump, syscall names in order)"
-  RR_LIKE_TRACE_DIR="$trace_root" "$rr" dump | python3 -c '
+  "$rr" ls
+  echo "== what the trace holds (rr-like dump, a summary)"
+  "$rr" dump | python3 -c '
 import json, sys, collections
 events = [json.loads(l) for l in sys.stdin]
-kinds = collections.Counter(e["kind"] for e in events)
-print(len(events), "events:", dict(kinds))
+print(len(events), "events:", dict(collections.Counter(e["kind"] for e in events)))
 for e in events:
-    if e["kind"] == "syscall" and e["syscall"] in ("write", "getrandom", "clock_gettime", "openat", "read"):
+    if e["kind"] == "syscall" and e["syscall"] in ("getpid", "clock_gettime", "getrandom", "write"):
         print("  #%d %s -> %d (%d bytes written to memory)" % (e["event"], e["syscall"], e["result"], e["bytes_written"]))
 '
 }
