@@ -81,7 +81,8 @@ Status Session::run() {
 // scheduler out of waitpid.
 void Session::enforce_time_slice() {
   itimerval off{};
-  if (!running_ || ready_.empty() || running_->interrupt_sent) {
+  bool others_wait = running_ && (!ready_.empty() || !running_->deferred.empty());
+  if (!others_wait || running_->interrupt_sent) {
     ::setitimer(ITIMER_REAL, &off, nullptr);
     return;
   }

@@ -14,6 +14,7 @@
 // task lies between two of its own events, which is what replay re-creates.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <array>
@@ -47,6 +48,11 @@ struct Task {
   // the order replay can reproduce (the real vfork waits for exactly that).
   pid_t vfork_child = 0;
   pid_t vfork_parent = 0;
+  // Signals held back until a deterministic point (signals.cc).
+  std::deque<siginfo_t> deferred;
+  int delivering = 0;           // re-sent with tgkill, delivery stop expected
+  siginfo_t delivering_info{};  // the original siginfo to deliver it with
+  Registers boundary_regs;      // registers at its last syscall exit
   bool exit_recorded = false;
   bool entry_marker_pending = false;  // see Session::record()
   bool interrupt_sent = false;
@@ -96,6 +102,7 @@ class Session {
   Status on_exec(Task& t);
   Status on_signal(Task& t, int sig);
   Status on_preempted(Task& t);
+  Status redeliver_deferred(Task& t);
   Status finish_exit(Task& t);
   Expected<bool> try_emulate_rdtsc(Task& t);
   Status patch_vdso(Task& t, const std::vector<uint8_t>& auxv);

@@ -52,6 +52,7 @@ Status Session::on_syscall_entry(Task& t) {
   if ((regs->ip() & ~0xfffULL) == vdso::kVsyscallBase) {
     if (auto nr = vdso::vsyscall_number(regs->ip() - 0)) return emulate_vsyscall(t, *regs, *nr);
   }
+  RRL_TRY(redeliver_deferred(t));  // interrupts this syscall as the original would have
   t.in_syscall = true;
   t.entry_marker_pending = true;
   pending_entries_.push_back(t.tid);
@@ -84,6 +85,7 @@ Status Session::on_syscall_exit(Task& t) {
   if (!t.refused) RRL_TRY(capture_shared_mappings(t, ev));
   RRL_TRY(record(t.tid, ev));
   RRL_TRY(record_new_mapping(t, ev));
+  t.boundary_regs = *regs;
   return resume(t, /*to_syscall_exit=*/false);
 }
 

@@ -50,12 +50,6 @@ bool is_stop_signal(int sig) {
   return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
 }
 
-// Signals that an instruction raised, rather than somebody sent.
-bool is_synchronous(int sig, const siginfo_t& si) {
-  bool fault = sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP;
-  return fault && si.si_code > 0 && si.si_code != SI_KERNEL;
-}
-
 }  // namespace
 
 Status Session::on_ptrace_event(Task& t, int event) {
@@ -212,62 +206,6 @@ Status Session::patch_vdso(Task& t, const std::vector<uint8_t>& auxv) {
     return record(t.tid, std::move(ev));
   }
   return {};
-}
-
-Expected<bool> Session::try_emulate_rdtsc(Task& t) {
-  auto regs = ptrace::get_regs(t.tid);
-  if (!regs) return std::unexpected(regs.error());
-  uint8_t insn[3] = {};
-  if (!ptrace::read_memory(t.tid, RemoteAddr(regs->ip()), insn)) return false;
-  trace::RdtscEvent ev;
-  if (insn[0] == 0x0f && insn[1] == 0x31) {
-    ev.tsc = __rdtsc();
-    regs->set_ip(regs->ip() + 2);
-  } else if (insn[0] == 0x0f && insn[1] == 0x01 && insn[2] == 0xf9) {
-    ev.rdtscp = true;
-    ev.tsc = __rdtscp(&ev.aux);
-    regs->r.rcx = ev.aux;
-    regs->set_ip(regs->ip() + 3);
-  } else {
-    return false;
-  }
-  regs->r.rax = ev.tsc & 0xffffffff;
-  regs->r.rdx = ev.tsc >> 32;
-  RRL_TRY(ptrace::set_regs(t.tid, *regs));
-  ev.regs = *regs;
-  RRL_TRY(record(t.tid, ev));
-  return true;
-}
-
-Status Session::on_preempted(Task& t) {
-  t.interrupt_sent = false;
-  auto regs = ptrace::get_regs(t.tid);
-  if (!regs) return ptrace::is_died(regs.error()) ? Status{} : Status(std::unexpected(regs.error()));
-  RRL_TRY(record(t.tid, trace::SchedEvent{*regs}));
-  // Back of the queue: everybody else who is ready goes first.
-  t.resume_pending = true;
-  t.state = TaskState::kReady;
-  ready_.push_back(t.tid);
-  return {};
-}
-
-Status Session::on_signal(Task& t, int sig) {
-  auto si = ptrace::get_siginfo(t.tid);
-  if (!si) return ptrace::is_died(si.error()) ? Status{} : Status(std::unexpected(si.error()));
-  if (sig == SIGSEGV && si->si_code == SI_KERNEL) {
-    auto emulated = try_emulate_rdtsc(t);
-    if (!emulated) return std::unexpected(emulated.error());
-    if (*emulated) return resume(t, /*to_syscall_exit=*/false);
-  }
-  auto regs = ptrace::get_regs(t.tid);
-  if (!regs) return ptrace::is_died(regs.error()) ? Status{} : Status(std::unexpected(regs.error()));
-  trace::SignalEvent ev;
-  ev.signo = sig;
-  std::memcpy(ev.siginfo.data(), &*si, sizeof(siginfo_t));
-  ev.regs = *regs;
-  ev.deterministic = is_synchronous(sig, *si);
-  RRL_TRY(record(t.tid, ev));
-  return resume(t, /*to_syscall_exit=*/t.in_syscall, sig);
 }
 
 }  // namespace rrl::recorder

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -93,11 +94,33 @@ Expected<const trace::Event*> ReplaySession::peek_event() {
   return &*lookahead_;
 }
 
+namespace {
+
+// What replay is doing, for the message when it is interrupted or killed by a
+// timeout: which event it was replaying.
+volatile sig_atomic_t g_current_event = -1;
+volatile sig_atomic_t g_current_tid = 0;
+
+void on_fatal_signal(int sig) {
+  char buf[160];
+  int n = std::snprintf(buf, sizeof buf,
+                        "rr-like: replay interrupted (signal %d) while replaying event %ld of "
+                        "recorded tid %ld\n",
+                        sig, static_cast<long>(g_current_event), static_cast<long>(g_current_tid));
+  if (n > 0) (void)!::write(2, buf, static_cast<size_t>(n));
+  ::_exit(128 + sig);  // PTRACE_O_EXITKILL takes the replayed tasks along
+}
+
+}  // namespace
+
 Status ReplaySession::run() {
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::signal(sig, on_fatal_signal);
   while (true) {
     auto ev = next_event();
     if (!ev) return std::unexpected(ev.error());
     if (!*ev) break;
+    g_current_event = static_cast<sig_atomic_t>((*ev)->number);
+    g_current_tid = (*ev)->tid;
     kLog.debug((*ev)->tid, "event {} {}", (*ev)->number, trace::kind_name((*ev)->data));
     RRL_TRY(dispatch(**ev));
   }

@@ -1,0 +1,140 @@
+// Signals while recording: where they are delivered.
+//
+// A signal that somebody sent (kill, a timer, SIGCHLD, ...) reaches the task
+// wherever the kernel happens to find it: often in the middle of user code,
+// a point that replay, without a branch counter, can only find again by
+// stopping at every pass through that instruction. POSIX lets delivery be
+// late, so the recorder moves it to the next deterministic point instead:
+//   1. at the delivery stop, if the task is exactly where its last syscall
+//      left it, deliver now (that point is already an event);
+//   2. otherwise hold the signal back (resume without it) and keep its siginfo;
+//   3. at the task's next syscall entry, send it again (tgkill) before the
+//      syscall runs: a blocking syscall is interrupted as the original would
+//      have been, and the signal is delivered at the syscall's exit;
+//   4. a task that makes no syscall for a whole time slice is interrupted and
+//      gets the signal where it stands: an arbitrary point, recorded with all
+//      its registers (DESIGN.md, "Progress without a PMU", rule 2).
+// Signals an instruction raised (faults) are delivered where they happen: they
+// are deterministic. Job-control stop signals are delivered at once.
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <x86intrin.h>
+
+#include <cstring>
+
+#include "common/log.h"
+#include "common/ptrace.h"
+#include "recorder/session.h"
+
+namespace rrl::recorder {
+
+namespace {
+
+bool is_stop_signal(int sig) {
+  return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+// Signals that an instruction raised, rather than somebody sent.
+bool is_synchronous(int sig, const siginfo_t& si) {
+  bool fault = sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP;
+  return fault && si.si_code > 0 && si.si_code != SI_KERNEL;
+}
+
+bool same_registers(const Registers& a, const Registers& b) {
+  return std::memcmp(&a.r, &b.r, sizeof a.r) == 0;
+}
+
+}  // namespace
+
+Expected<bool> Session::try_emulate_rdtsc(Task& t) {
+  auto regs = ptrace::get_regs(t.tid);
+  if (!regs) return std::unexpected(regs.error());
+  uint8_t insn[3] = {};
+  if (!ptrace::read_memory(t.tid, RemoteAddr(regs->ip()), insn)) return false;
+  trace::RdtscEvent ev;
+  if (insn[0] == 0x0f && insn[1] == 0x31) {
+    ev.tsc = __rdtsc();
+    regs->set_ip(regs->ip() + 2);
+  } else if (insn[0] == 0x0f && insn[1] == 0x01 && insn[2] == 0xf9) {
+    ev.rdtscp = true;
+    ev.tsc = __rdtscp(&ev.aux);
+    regs->r.rcx = ev.aux;
+    regs->set_ip(regs->ip() + 3);
+  } else {
+    return false;
+  }
+  regs->r.rax = ev.tsc & 0xffffffff;
+  regs->r.rdx = ev.tsc >> 32;
+  RRL_TRY(ptrace::set_regs(t.tid, *regs));
+  ev.regs = *regs;
+  RRL_TRY(record(t.tid, ev));
+  return true;
+}
+
+// Sends the oldest held-back signal to the task again; its delivery stop
+// comes at the next point the kernel delivers signals to it.
+Status Session::redeliver_deferred(Task& t) {
+  if (t.deferred.empty() || t.delivering) return {};
+  t.delivering_info = t.deferred.front();
+  t.deferred.pop_front();
+  t.delivering = t.delivering_info.si_signo;
+  if (::syscall(SYS_tgkill, t.tgid, t.tid, t.delivering) != 0 && errno != ESRCH)
+    return fail_errno("re-send a held-back signal to task " + std::to_string(t.tid));
+  return {};
+}
+
+Status Session::on_preempted(Task& t) {
+  t.interrupt_sent = false;
+  if (!t.deferred.empty()) {
+    // A held-back signal waited a whole time slice: deliver it here.
+    RRL_TRY(redeliver_deferred(t));
+    return resume(t, /*to_syscall_exit=*/t.in_syscall);
+  }
+  if (t.in_syscall) return resume(t, /*to_syscall_exit=*/true);  // at a syscall: no arbitrary point
+  auto regs = ptrace::get_regs(t.tid);
+  if (!regs) return ptrace::is_died(regs.error()) ? Status{} : Status(std::unexpected(regs.error()));
+  RRL_TRY(record(t.tid, trace::SchedEvent{*regs}));
+  // Back of the queue: everybody else who is ready goes first.
+  t.resume_pending = true;
+  t.state = TaskState::kReady;
+  ready_.push_back(t.tid);
+  return {};
+}
+
+Status Session::on_signal(Task& t, int sig) {
+  auto si = ptrace::get_siginfo(t.tid);
+  if (!si) return ptrace::is_died(si.error()) ? Status{} : Status(std::unexpected(si.error()));
+  if (sig == SIGSEGV && si->si_code == SI_KERNEL) {
+    auto emulated = try_emulate_rdtsc(t);
+    if (!emulated) return std::unexpected(emulated.error());
+    if (*emulated) return resume(t, /*to_syscall_exit=*/false);
+  }
+  auto regs = ptrace::get_regs(t.tid);
+  if (!regs) return ptrace::is_died(regs.error()) ? Status{} : Status(std::unexpected(regs.error()));
+  bool redelivered = t.delivering == sig;
+  bool synchronous = is_synchronous(sig, *si);
+  if (!redelivered && !synchronous && !is_stop_signal(sig) && !t.in_syscall &&
+      !same_registers(*regs, t.boundary_regs)) {
+    // In the middle of user code: hold it back until the next syscall.
+    bool queued = sig >= SIGRTMIN;
+    bool already = false;
+    for (const auto& d : t.deferred) already |= d.si_signo == sig;
+    if (queued || !already) t.deferred.push_back(*si);
+    return resume(t, /*to_syscall_exit=*/false);
+  }
+  if (redelivered) {
+    *si = t.delivering_info;
+    RRL_TRY(ptrace::set_siginfo(t.tid, *si));
+    t.delivering = 0;
+  }
+  trace::SignalEvent ev;
+  ev.signo = sig;
+  std::memcpy(ev.siginfo.data(), &*si, sizeof(siginfo_t));
+  ev.regs = *regs;
+  ev.deterministic = synchronous;
+  RRL_TRY(record(t.tid, ev));
+  return resume(t, /*to_syscall_exit=*/t.in_syscall, sig);
+}
+
+}  // namespace rrl::recorder
