@@ -50,8 +50,20 @@ Status ExecLinks::ensure_dir() {
   return {};
 }
 
-Expected<std::string> ExecLinks::link_for(const trace::ExecEvent& ex, const std::string& target) {
+Expected<std::string> ExecLinks::link_for(const trace::ExecEvent& ex, const std::string& target,
+                                          const std::string& interp,
+                                          std::optional<InterpPatch>* patch) {
   RRL_TRY(ensure_dir());
+  // One copy per saved executable (make runs cc1 many times).
+  auto cached = copies_.find(target);
+  if (cached == copies_.end()) {
+    std::string copy_name = "exe-" + std::to_string(copies_.size());
+    auto made = make_exec_copy(target, interp, dir_, copy_name);
+    if (!made) return std::unexpected(made.error());
+    cached = copies_.emplace(target, std::make_pair(dir_ + "/" + copy_name, *made)).first;
+  }
+  const std::string& copy_path = cached->second.first;
+  *patch = cached->second.second;
   auto len = recorded_path_length(ex);
   if (!len) return std::unexpected(len.error());
   if (*len == 0) return fail("the recorded exec path is empty");
@@ -69,8 +81,8 @@ Expected<std::string> ExecLinks::link_for(const trace::ExecEvent& ex, const std:
   rel += std::string(left, 'x');
   std::string link = dir_ + "/" + rel, tmp = dir_ + "/.new-link";
   ::unlink(tmp.c_str());
-  if (::symlink(target.c_str(), tmp.c_str()) != 0 || ::rename(tmp.c_str(), link.c_str()) != 0)
-    return fail_errno("link " + link + " to " + target);
+  if (::symlink(copy_path.c_str(), tmp.c_str()) != 0 || ::rename(tmp.c_str(), link.c_str()) != 0)
+    return fail_errno("link " + link + " to " + copy_path);
   return rel;
 }
 

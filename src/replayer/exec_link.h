@@ -10,10 +10,13 @@
 
 #include <sys/types.h>
 
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/error.h"
+#include "replayer/exec_copy.h"
 #include "trace/events.h"
 
 namespace rrl::replayer {
@@ -24,13 +27,18 @@ class ExecLinks {
   ExecLinks(const ExecLinks&) = delete;
   ExecLinks& operator=(const ExecLinks&) = delete;
   ~ExecLinks();
-  // The relative name to exec for `ex`, now pointing at `target`.
-  Expected<std::string> link_for(const trace::ExecEvent& ex, const std::string& target);
+  // The relative name to exec for `ex`, now pointing at a copy of `target`
+  // (the trace's executable) that loads `interp` (the trace's ld.so, or empty).
+  // `patch` receives what to restore in memory after the exec.
+  Expected<std::string> link_for(const trace::ExecEvent& ex, const std::string& target,
+                                 const std::string& interp, std::optional<InterpPatch>* patch);
   const std::string& dir() const { return dir_; }
 
  private:
   Status ensure_dir();
   std::string dir_;
+  // Saved executable -> (its copy for exec, the patch to restore after exec).
+  std::map<std::string, std::pair<std::string, std::optional<InterpPatch>>> copies_;
 };
 
 // Forks the first replayed process: a fixed layout (no ASLR), rdtsc trapping,

@@ -37,8 +37,19 @@ int ptrace_event(int status) { return WIFSTOPPED(status) ? status >> 16 : 0; }
 
 }  // namespace
 
+// The name to exec for `ex` (see exec_copy.h and exec_link.h).
+Expected<std::string> ReplaySession::exec_link(const trace::ExecEvent& ex,
+                                               std::optional<InterpPatch>* patch) {
+  // At exec, the only file mappings are the program and its loader.
+  std::string interp;
+  for (const auto& m : ex.mappings)
+    if (m.path != ex.path && !m.trace_file.empty()) interp = reader_.file_path(m.trace_file);
+  return exec_links_.link_for(ex, reader_.file_path(ex.trace_file), interp, patch);
+}
+
 Status ReplaySession::apply_exec_state(ReplayTask& t, const trace::Event& ev,
-                                       const trace::ExecEvent& ex) {
+                                       const trace::ExecEvent& ex,
+                                       const std::optional<InterpPatch>& patch) {
   auto maps = read_maps(t.tid);
   if (!maps) return std::unexpected(maps.error());
   for (const auto& rec : ex.mappings) {
@@ -57,12 +68,22 @@ Status ReplaySession::apply_exec_state(ReplayTask& t, const trace::Event& ev,
                                                       regs->ip(), ex.regs.ip())));
   RRL_TRY(ptrace::write_memory(t.tid, RemoteAddr(ex.stack_start), ex.stack));
   RRL_TRY(ptrace::set_regs(t.tid, ex.regs));
+  if (patch) {
+    // Put the program's own loader path back where the copy had another.
+    auto entry = vdso::auxv_lookup(ex.auxv, AT_ENTRY);
+    if (!entry) return std::unexpected(divergence(ev, "the recorded auxv has no AT_ENTRY"));
+    uint64_t addr = *entry - patch->e_entry + patch->vaddr;
+    std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(patch->original.data()),
+                                   patch->original.size());
+    RRL_TRY(ptrace::write_memory(t.tid, RemoteAddr(addr), bytes));
+  }
   t.at_event_stop = true;  // the execve's exit stop comes with its syscall event
   return {};
 }
 
 Status ReplaySession::start_initial(const trace::Event& ev, const trace::ExecEvent& ex) {
-  auto link = exec_links_.link_for(ex, reader_.file_path(ex.trace_file));
+  std::optional<InterpPatch> patch;
+  auto link = exec_link(ex, &patch);
   if (!link) return std::unexpected(link.error());
   auto pid = spawn_replay_child(exec_links_.dir(), *link, ex.argv, ex.envp);
   if (!pid) return std::unexpected(pid.error());
@@ -76,7 +97,7 @@ Status ReplaySession::start_initial(const trace::Event& ev, const trace::ExecEve
   if (ptrace_event(*status) != PTRACE_EVENT_EXEC)
     return fail("the replayed program did not start: its exec stopped with status " +
                 std::to_string(*status));
-  return apply_exec_state(t, ev, ex);
+  return apply_exec_state(t, ev, ex, patch);
 }
 
 Status ReplaySession::on_exec(const trace::Event& ev, const trace::ExecEvent& ex) {
@@ -97,7 +118,8 @@ Status ReplaySession::on_exec(const trace::Event& ev, const trace::ExecEvent& ex
     return std::unexpected(divergence(ev, "expected an execve, replay made " + syscalls::name(nr)));
   // Exec the trace's copy of the program, through a link whose name is as long
   // as the path the program used, so that the new stack has the same layout.
-  auto link = exec_links_.link_for(ex, reader_.file_path(ex.trace_file));
+  std::optional<InterpPatch> patch;
+  auto link = exec_link(ex, &patch);
   if (!link) return std::unexpected(link.error());
   uint64_t argv = nr == SYS_execve ? regs->arg(1) : regs->arg(2);
   uint64_t envp = nr == SYS_execve ? regs->arg(2) : regs->arg(3);
@@ -120,7 +142,7 @@ Status ReplaySession::on_exec(const trace::Event& ev, const trace::ExecEvent& ex
       ::kill(other->tid, SIGKILL);
     }
   }
-  return apply_exec_state(t, ev, ex);
+  return apply_exec_state(t, ev, ex, patch);
 }
 
 Status ReplaySession::on_clone(const trace::Event& ev, const trace::CloneEvent& ce) {

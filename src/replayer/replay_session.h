@@ -78,7 +78,9 @@ class ReplaySession {
   void echo_output(ReplayTask& t, const trace::SyscallEvent& sc);
   Status on_exec(const trace::Event& ev, const trace::ExecEvent& ex);
   Status start_initial(const trace::Event& ev, const trace::ExecEvent& ex);
-  Status apply_exec_state(ReplayTask& t, const trace::Event& ev, const trace::ExecEvent& ex);
+  Status apply_exec_state(ReplayTask& t, const trace::Event& ev, const trace::ExecEvent& ex,
+                          const std::optional<InterpPatch>& patch);
+  Expected<std::string> exec_link(const trace::ExecEvent& ex, std::optional<InterpPatch>* patch);
   Status on_clone(const trace::Event& ev, const trace::CloneEvent& ce);
   Status on_exit(const trace::Event& ev, const trace::ExitEvent& ee);
   Status on_signal(const trace::Event& ev, const trace::SignalEvent& se);

@@ -16,7 +16,7 @@ CASES=(missing_program not_executable unknown_option_record unknown_option_globa
   unknown_subcommand record_without_program unwritable_trace_dir full_disk
   killed_during_recording ctrl_c ctrl_c_process_group dump_nonexistent version record_help
   dump_cat_hostname replay_no_trace replay_unknown_name replay_truncated replay_corrupt
-  replay_other_version replay_edited_result replay_needs_autopilot)
+  replay_other_version replay_edited_result replay_needs_autopilot replay_after_deletion)
 
 RR_LIKE=$(resolve_exe "$1") || fail "rr-like not found: $1"
 # The trace-damaging test tool (tests/tools/trace_edit.cc), from meson.
@@ -359,6 +359,47 @@ case_replay_edited_result() {
   "$TRACE_EDIT" "$TMP/good" "$TMP/bad" read -1 || fail "trace_edit failed"
   run_rr nonzero replay -a "$TMP/bad"
   expect_error "diverged"
+}
+
+# The trace is self-contained: the program, its dynamic loader, its own
+# shared library and its input file may change or vanish after recording.
+case_replay_after_deletion() {
+  local d=$TMP/app
+  mkdir -p "$d"
+  cat > "$d/lib.c" << 'C'
+int scale(int x) { return x * 7; }
+C
+  cat > "$d/main.c" << 'C'
+#include <stdio.h>
+int scale(int x);
+int main(int argc, char** argv) {
+  FILE* f = fopen(argv[1], "r");
+  int v = 0;
+  if (!f || fscanf(f, "%d", &v) != 1) return 2;
+  printf("scaled %d\n", scale(v));
+  return 0;
+}
+C
+  gcc -shared -fPIC -o "$d/libscale.so" "$d/lib.c" || fail "gcc failed"
+  # Its own copy of the dynamic loader, which will vanish too.
+  local ld
+  ld=$(readlink -f "$(gcc -print-file-name=ld-linux-x86-64.so.2)")
+  [ -f "$ld" ] || ld=$(readlink -f /lib64/ld-linux-x86-64.so.2)
+  cp "$ld" "$d/ld-copy.so" || fail "cannot copy the dynamic loader"
+  gcc -o "$d/app" "$d/main.c" -L"$d" -lscale -Wl,-rpath,"$d" \
+    -Wl,--dynamic-linker="$d/ld-copy.so" || fail "gcc failed"
+  echo 6 > "$d/input.txt"
+  "$RR_LIKE" record -o "$TMP/t" "$d/app" "$d/input.txt" > "$TMP/rec.out" 2> "$TMP/err" ||
+    fail "recording failed: $(cat "$TMP/err")"
+  [ "$(cat "$TMP/rec.out")" = "scaled 42" ] || fail "unexpected output: $(cat "$TMP/rec.out")"
+  # Change the library and the input, delete the program.
+  echo 'int scale(int x) { return x + 1000; }' > "$d/lib.c"
+  gcc -shared -fPIC -o "$d/libscale.so" "$d/lib.c" || fail "gcc failed"
+  echo 9 > "$d/input.txt"
+  rm -f "$d/app" "$d/ld-copy.so"
+  "$RR_LIKE" replay -a "$TMP/t" > "$TMP/rep.out" 2> "$TMP/err" ||
+    fail "replay failed: $(cat "$TMP/err")"
+  [ "$(cat "$TMP/rep.out")" = "scaled 42" ] || fail "the replay printed: $(cat "$TMP/rep.out")"
 }
 
 case_replay_needs_autopilot() {
