@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <vector>
 
 #include "common/log.h"
 #include "common/ptrace.h"
@@ -69,7 +70,8 @@ std::optional<std::string> compare_regs(const Registers& e, const Registers& a, 
   return diff;
 }
 
-ReplaySession::ReplaySession(trace::TraceReader reader) : reader_(std::move(reader)) {}
+ReplaySession::ReplaySession(trace::TraceReader reader, std::set<std::string> shared_files)
+    : reader_(std::move(reader)), shared_files_(std::move(shared_files)) {}
 
 ReplaySession::~ReplaySession() {
   kill_all();
@@ -218,12 +220,16 @@ Expected<Registers> ReplaySession::advance_to_syscall(ReplayTask& t, const trace
 // instruction, let the skipped syscall finish (its exit stop), then run the
 // instruction again through ordinary entry and exit stops. Returns the status
 // of the stop after the entry: the exit, or a ptrace event (clone, exec, exit).
-Expected<int> ReplaySession::run_for_real(ReplayTask& t, Registers& regs) {
+Expected<int> ReplaySession::run_for_real(ReplayTask& t, Registers& regs, bool from_sysemu_stop) {
   regs.r.rax = regs.r.orig_rax;
   regs.r.rip -= 2;
   RRL_TRY(ptrace::set_regs(t.tid, regs));
   t.at_entry = false;
-  for (const char* stop : {"exit of the emulated call", "entry"}) {
+  // From a SYSEMU stop the skipped call first finishes (an exit stop); from
+  // the exit stop of a syscall run for real, the next stop is the entry.
+  std::vector<const char*> stops{"entry"};
+  if (from_sysemu_stop) stops.insert(stops.begin(), "exit of the emulated call");
+  for (const char* stop : stops) {
     RRL_TRY(ptrace::syscall(t.tid));
     auto status = wait_stop(t);
     if (!status) return status;

@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "common/error.h"
@@ -47,7 +48,8 @@ struct ReplayTask {
 
 class ReplaySession {
  public:
-  explicit ReplaySession(trace::TraceReader reader);
+  // `shared_files`: saved files that some mapping maps MAP_SHARED (see map_file).
+  ReplaySession(trace::TraceReader reader, std::set<std::string> shared_files);
   ~ReplaySession();
   Status run();
   int exit_status() const { return reader_.header().exit_status; }
@@ -65,7 +67,7 @@ class ReplaySession {
   Status resume(ReplayTask& t, bool sysemu, int sig);
   Expected<int> advance(ReplayTask& t);
   Expected<Registers> advance_to_syscall(ReplayTask& t, const trace::Event& ev, int64_t nr);
-  Expected<int> run_for_real(ReplayTask& t, Registers& entry_regs);
+  Expected<int> run_for_real(ReplayTask& t, Registers& entry_regs, bool from_sysemu_stop = true);
   void kill_all();
 
   // Events (replay_syscalls.cc, replay_events.cc).
@@ -75,6 +77,11 @@ class ReplaySession {
                          Registers& regs);
   Status map_file(ReplayTask& t, const trace::Event& ev, const trace::SyscallEvent& sc,
                   Registers& regs);
+  Status map_shared_file(ReplayTask& t, const trace::Event& ev, const trace::SyscallEvent& sc,
+                         Registers& regs, const trace::MappingRecord& mapping);
+  Expected<int64_t> inject_syscall(ReplayTask& t, const Registers& at, int64_t nr,
+                                   std::initializer_list<uint64_t> args, bool from_sysemu_stop);
+  Expected<std::string> scratch_copy(const std::string& trace_file);
   void echo_output(ReplayTask& t, const trace::SyscallEvent& sc);
   Status on_exec(const trace::Event& ev, const trace::ExecEvent& ex);
   Status start_initial(const trace::Event& ev, const trace::ExecEvent& ex);
@@ -94,6 +101,8 @@ class ReplaySession {
   std::optional<trace::Event> lookahead_;
   std::map<pid_t, std::unique_ptr<ReplayTask>> tasks_;  // by recorded tid
   ExecLinks exec_links_;
+  std::set<std::string> shared_files_;
+  std::set<std::string> scratch_made_;
 };
 
 // The recorded registers that a syscall leaves alone, compared at every entry:

@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include "common/log.h"
 #include "common/ptrace.h"
 #include "common/scoped_fd.h"
@@ -232,6 +234,8 @@ Status ReplaySession::map_file(ReplayTask& t, const trace::Event& ev,
       lookahead_.reset();
     }
   }
+  if (mapping && shared_files_.contains(mapping->trace_file))
+    return map_shared_file(t, ev, sc, regs, *mapping);
   regs.r.rdi = start;
   regs.r.r10 = (regs.r.r10 & ~static_cast<uint64_t>(MAP_SHARED | MAP_PRIVATE)) | MAP_PRIVATE |
                MAP_ANONYMOUS | MAP_FIXED;
@@ -259,6 +263,73 @@ Status ReplaySession::map_file(ReplayTask& t, const trace::Event& ev,
                                  std::span<const uint8_t>(buf.data(), static_cast<size_t>(n))));
     done += static_cast<uint64_t>(n);
   }
+  return {};
+}
+
+// A copy of a saved file that replay may write through MAP_SHARED mappings
+// (the trace itself is never written).
+Expected<std::string> ReplaySession::scratch_copy(const std::string& trace_file) {
+  std::string copy = exec_links_.dir() + "/shared-" + trace_file;
+  if (scratch_made_.insert(trace_file).second) {
+    std::error_code ec;
+    if (!std::filesystem::copy_file(reader_.file_path(trace_file), copy,
+                                    std::filesystem::copy_options::overwrite_existing, ec))
+      return fail("cannot copy " + trace_file + " for replay: " + ec.message());
+  }
+  return copy;
+}
+
+// Runs a syscall of replay's own in the task, which is stopped at a syscall
+// (so a syscall instruction sits right before its ip): `at` are the task's
+// registers there. Returns the result; the task is left at that syscall's exit.
+Expected<int64_t> ReplaySession::inject_syscall(ReplayTask& t, const Registers& at, int64_t nr,
+                                                std::initializer_list<uint64_t> args,
+                                                bool from_sysemu_stop) {
+  Registers regs = at;
+  regs.r.orig_rax = static_cast<uint64_t>(nr);
+  unsigned long long* slots[] = {&regs.r.rdi, &regs.r.rsi, &regs.r.rdx, &regs.r.r10, &regs.r.r8, &regs.r.r9};
+  size_t i = 0;
+  for (uint64_t a : args) *slots[i++] = a;
+  auto status = run_for_real(t, regs, from_sysemu_stop);
+  if (!status) return std::unexpected(status.error());
+  auto after = ptrace::get_regs(t.tid);
+  if (!after) return std::unexpected(after.error());
+  return after->result();
+}
+
+// A file that is also mapped MAP_SHARED is mapped for real, from one scratch
+// copy per replay: opened in the task by an injected openat (its path written
+// below the stack's red zone, whose bytes are put back), mapped, closed.
+Status ReplaySession::map_shared_file(ReplayTask& t, const trace::Event& ev,
+                                      const trace::SyscallEvent& sc, Registers& regs,
+                                      const trace::MappingRecord& mapping) {
+  auto copy = scratch_copy(mapping.trace_file);
+  if (!copy) return std::unexpected(copy.error());
+  Registers at = regs;
+  uint64_t path_addr = (at.sp() - 256 - copy->size() - 1) & ~15ULL;
+  std::vector<uint8_t> saved(copy->size() + 1);
+  RRL_TRY(ptrace::read_memory(t.tid, RemoteAddr(path_addr), saved));
+  std::vector<uint8_t> path(copy->begin(), copy->end());
+  path.push_back(0);
+  RRL_TRY(ptrace::write_memory(t.tid, RemoteAddr(path_addr), path));
+  auto fd = inject_syscall(t, at, SYS_openat, {static_cast<uint64_t>(AT_FDCWD), path_addr,
+                                               O_RDWR | O_CLOEXEC}, /*from_sysemu_stop=*/true);
+  RRL_TRY(ptrace::write_memory(t.tid, RemoteAddr(path_addr), saved));
+  if (!fd) return std::unexpected(fd.error());
+  if (*fd < 0) return fail_errno("open " + *copy + " in the replayed task", static_cast<int>(-*fd));
+  uint64_t start = static_cast<uint64_t>(sc.regs.result());
+  auto mapped = inject_syscall(t, at, SYS_mmap,
+                               {start, sc.args[1], sc.args[2], sc.args[3] | MAP_FIXED,
+                                static_cast<uint64_t>(*fd), sc.args[5]},
+                               /*from_sysemu_stop=*/false);
+  auto closed = inject_syscall(t, at, SYS_close, {static_cast<uint64_t>(*fd)},
+                               /*from_sysemu_stop=*/false);
+  if (!mapped) return std::unexpected(mapped.error());
+  if (!closed) return std::unexpected(closed.error());
+  if (static_cast<uint64_t>(*mapped) != start)
+    return std::unexpected(divergence(
+        ev, fmt::format("mmap of {} at {:#x} gave {:#x} in the replay", mapping.path, start,
+                        *mapped)));
   return {};
 }
 

@@ -1,6 +1,9 @@
 #include "replayer/replayer.h"
 
 #include <cpuid.h>
+#include <sys/mman.h>
+
+#include <set>
 
 #include "common/log.h"
 #include "replayer/replay_session.h"
@@ -29,6 +32,24 @@ void warn_if_other_cpu(const trace::Header& h) {
   }
 }
 
+// Saved files that some mapping maps MAP_SHARED. Replay maps every mapping of
+// those from one writable scratch copy, so that the mappings stay coherent
+// with each other as they were (a write through one shows in the others).
+Expected<std::set<std::string>> shared_mapped_files(const std::string& dir) {
+  auto reader = trace::TraceReader::open(dir);
+  if (!reader) return std::unexpected(reader.error());
+  std::set<std::string> files;
+  while (true) {
+    auto ev = reader->next();
+    if (!ev) return std::unexpected(ev.error());
+    if (!*ev) break;
+    if (auto* mm = std::get_if<trace::MmapEvent>(&(*ev)->data))
+      if ((mm->mapping.flags & MAP_SHARED) && !mm->mapping.trace_file.empty())
+        files.insert(mm->mapping.trace_file);
+  }
+  return files;
+}
+
 }  // namespace
 
 Expected<int> replay(const ReplayOptions& opts) {
@@ -40,7 +61,9 @@ Expected<int> replay(const ReplayOptions& opts) {
     return fail("trace " + *dir + " is incomplete (" + trace::state_name(reader->header().state) +
                 "): its recording did not finish, so it cannot be replayed to its end");
   warn_if_other_cpu(reader->header());
-  ReplaySession session(std::move(*reader));
+  auto shared = shared_mapped_files(*dir);
+  if (!shared) return std::unexpected(shared.error());
+  ReplaySession session(std::move(*reader), std::move(*shared));
   if (auto st = session.run(); !st) return std::unexpected(st.error());
   return session.exit_status();
 }
