@@ -74,7 +74,9 @@ void describe(JsonObject& o, const trace::MmapEvent& e) {
 
 void describe(JsonObject& o, const trace::CloneEvent& e) {
   static const char* kinds[] = {"fork", "vfork", "thread"};
-  o.num("new_tid", e.new_tid).str("clone_kind", e.kind < 3 ? kinds[e.kind] : "?").hex("flags", e.flags);
+  o.num("new_tid", e.new_tid)
+      .str("clone_kind", e.kind < 3 ? kinds[e.kind] : "?")
+      .hex("flags", e.flags);
 }
 
 void describe(JsonObject& o, const trace::ExitEvent& e) {
@@ -95,7 +97,9 @@ void describe(JsonObject& o, const trace::SyscallEntryEvent& e) {
   o.str("syscall", syscalls::name(e.syscallno)).num("nr", e.syscallno);
 }
 
-void describe(JsonObject& o, const trace::SchedEvent& e) { o.hex("ip", e.regs.ip()); }
+void describe(JsonObject& o, const trace::SchedEvent& e) {
+  o.hex("ip", e.regs.ip());
+}
 
 }  // namespace
 
@@ -129,7 +133,9 @@ int cmd_dump(const std::vector<std::string>& args) {
     }
     if (!*ev) break;
     JsonObject o;
-    o.unum("event", (*ev)->number).num("tid", (*ev)->tid).str("kind", trace::kind_name((*ev)->data));
+    o.unum("event", (*ev)->number)
+        .num("tid", (*ev)->tid)
+        .str("kind", trace::kind_name((*ev)->data));
     std::visit([&](const auto& d) { describe(o, d); }, (*ev)->data);
     std::printf("%s\n", o.done().c_str());
   }
@@ -140,13 +146,23 @@ std::string json_escape(std::string_view s) {
   std::string out;
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
-        if (c < 0x20) out += fmt::format("\\u{:04x}", c);
-        else out += static_cast<char>(c);
+        if (c < 0x20)
+          out += fmt::format("\\u{:04x}", c);
+        else
+          out += static_cast<char>(c);
     }
   }
   return out;

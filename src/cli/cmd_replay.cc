@@ -39,7 +39,8 @@ int cmd_replay(const std::vector<std::string>& args) {
     opts.trace = a;
   }
   if (!autopilot) {
-    print_error("replay under gdb is not available in this version of rr-like; use `rr-like replay -a`");
+    print_error(
+        "replay under gdb is not available in this version of rr-like; use `rr-like replay -a`");
     return kExitUsage;
   }
   auto status = replayer::replay(opts);

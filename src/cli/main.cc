@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
   if (cmd == "replay") return rrl::cli::cmd_replay(rest);
   if (cmd == "ls") return rrl::cli::cmd_ls(rest);
   if (cmd == "dump") return rrl::cli::cmd_dump(rest);
-  if (!cmd.empty() && cmd[0] == '-') return rrl::cli::usage_error("unknown option '" + cmd + "'", "");
+  if (!cmd.empty() && cmd[0] == '-')
+    return rrl::cli::usage_error("unknown option '" + cmd + "'", "");
   return rrl::cli::usage_error("unknown command '" + cmd + "'", "");
 }
 

@@ -34,12 +34,11 @@ inline std::unexpected<Error> fail_errno(std::string message, int err = errno) {
 
 }  // namespace rrl
 
-#define RRL_ASSERT(expr) \
-  ((expr) ? (void)0 : ::rrl::assertion_failed(#expr, __FILE__, __LINE__))
+#define RRL_ASSERT(expr) ((expr) ? (void)0 : ::rrl::assertion_failed(#expr, __FILE__, __LINE__))
 
 // Propagate an error from an Expected-returning expression.
-#define RRL_TRY(expr)                                               \
-  do {                                                              \
-    if (auto rrl_try_result_ = (expr); !rrl_try_result_)            \
-      return std::unexpected(std::move(rrl_try_result_).error());   \
+#define RRL_TRY(expr)                                             \
+  do {                                                            \
+    if (auto rrl_try_result_ = (expr); !rrl_try_result_)          \
+      return std::unexpected(std::move(rrl_try_result_).error()); \
   } while (0)

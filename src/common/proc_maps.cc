@@ -19,8 +19,8 @@ Expected<std::vector<MapEntry>> parse_maps(const std::string& text) {
     unsigned dev_major = 0, dev_minor = 0;
     unsigned long long start, end, offset, inode;
     int consumed = 0;
-    if (std::sscanf(line.c_str(), "%llx-%llx %7s %llx %x:%x %llu %n", &start, &end, perms,
-                    &offset, &dev_major, &dev_minor, &inode, &consumed) < 7)
+    if (std::sscanf(line.c_str(), "%llx-%llx %7s %llx %x:%x %llu %n", &start, &end, perms, &offset,
+                    &dev_major, &dev_minor, &inode, &consumed) < 7)
       return fail("cannot parse maps line: " + line);
     m.start = start;
     m.end = end;
@@ -30,7 +30,8 @@ Expected<std::vector<MapEntry>> parse_maps(const std::string& text) {
     m.prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
              (perms[2] == 'x' ? PROT_EXEC : 0);
     m.shared = perms[3] == 's';
-    if (consumed > 0 && static_cast<size_t>(consumed) <= line.size()) m.path = line.substr(consumed);
+    if (consumed > 0 && static_cast<size_t>(consumed) <= line.size())
+      m.path = line.substr(consumed);
     out.push_back(std::move(m));
   }
   return out;

@@ -16,7 +16,7 @@ struct MapEntry {
   uint32_t prot = 0;    // PROT_* bits
   bool shared = false;  // 's' in the flags column
   uint64_t dev = 0, inode = 0;
-  std::string path;     // file path, or [stack], [vdso], ... or empty
+  std::string path;  // file path, or [stack], [vdso], ... or empty
   bool is_file() const { return inode != 0 && !path.empty() && path[0] == '/'; }
 };
 

@@ -20,23 +20,40 @@ const LogChannel kLog("ptrace");
 
 const char* request_name(int req) {
   switch (req) {
-    case PTRACE_SEIZE: return "SEIZE";
-    case PTRACE_SETOPTIONS: return "SETOPTIONS";
-    case PTRACE_CONT: return "CONT";
-    case PTRACE_SYSCALL: return "SYSCALL";
-    case PTRACE_SYSEMU: return "SYSEMU";
-    case PTRACE_SINGLESTEP: return "SINGLESTEP";
-    case PTRACE_LISTEN: return "LISTEN";
-    case PTRACE_INTERRUPT: return "INTERRUPT";
-    case PTRACE_KILL: return "KILL";
-    case PTRACE_GETREGS: return "GETREGS";
-    case PTRACE_SETREGS: return "SETREGS";
-    case PTRACE_GETEVENTMSG: return "GETEVENTMSG";
-    case PTRACE_GETSIGINFO: return "GETSIGINFO";
-    case PTRACE_SETSIGINFO: return "SETSIGINFO";
-    case PTRACE_PEEKUSER: return "PEEKUSER";
-    case PTRACE_POKEUSER: return "POKEUSER";
-    default: return "?";
+    case PTRACE_SEIZE:
+      return "SEIZE";
+    case PTRACE_SETOPTIONS:
+      return "SETOPTIONS";
+    case PTRACE_CONT:
+      return "CONT";
+    case PTRACE_SYSCALL:
+      return "SYSCALL";
+    case PTRACE_SYSEMU:
+      return "SYSEMU";
+    case PTRACE_SINGLESTEP:
+      return "SINGLESTEP";
+    case PTRACE_LISTEN:
+      return "LISTEN";
+    case PTRACE_INTERRUPT:
+      return "INTERRUPT";
+    case PTRACE_KILL:
+      return "KILL";
+    case PTRACE_GETREGS:
+      return "GETREGS";
+    case PTRACE_SETREGS:
+      return "SETREGS";
+    case PTRACE_GETEVENTMSG:
+      return "GETEVENTMSG";
+    case PTRACE_GETSIGINFO:
+      return "GETSIGINFO";
+    case PTRACE_SETSIGINFO:
+      return "SETSIGINFO";
+    case PTRACE_PEEKUSER:
+      return "PEEKUSER";
+    case PTRACE_POKEUSER:
+      return "POKEUSER";
+    default:
+      return "?";
   }
 }
 
@@ -61,7 +78,9 @@ Status call_void(int req, pid_t tid, void* addr, void* data) {
   return {};
 }
 
-void* sigarg(int sig) { return reinterpret_cast<void*>(static_cast<uintptr_t>(sig)); }
+void* sigarg(int sig) {
+  return reinterpret_cast<void*>(static_cast<uintptr_t>(sig));
+}
 
 }  // namespace
 
@@ -71,15 +90,27 @@ Status seize(pid_t tid, unsigned long options) {
 Status set_options(pid_t tid, unsigned long options) {
   return call_void(PTRACE_SETOPTIONS, tid, nullptr, reinterpret_cast<void*>(options));
 }
-Status cont(pid_t tid, int sig) { return call_void(PTRACE_CONT, tid, nullptr, sigarg(sig)); }
-Status syscall(pid_t tid, int sig) { return call_void(PTRACE_SYSCALL, tid, nullptr, sigarg(sig)); }
-Status sysemu(pid_t tid, int sig) { return call_void(PTRACE_SYSEMU, tid, nullptr, sigarg(sig)); }
+Status cont(pid_t tid, int sig) {
+  return call_void(PTRACE_CONT, tid, nullptr, sigarg(sig));
+}
+Status syscall(pid_t tid, int sig) {
+  return call_void(PTRACE_SYSCALL, tid, nullptr, sigarg(sig));
+}
+Status sysemu(pid_t tid, int sig) {
+  return call_void(PTRACE_SYSEMU, tid, nullptr, sigarg(sig));
+}
 Status singlestep(pid_t tid, int sig) {
   return call_void(PTRACE_SINGLESTEP, tid, nullptr, sigarg(sig));
 }
-Status listen(pid_t tid) { return call_void(PTRACE_LISTEN, tid, nullptr, nullptr); }
-Status interrupt(pid_t tid) { return call_void(PTRACE_INTERRUPT, tid, nullptr, nullptr); }
-Status kill(pid_t tid) { return call_void(PTRACE_KILL, tid, nullptr, nullptr); }
+Status listen(pid_t tid) {
+  return call_void(PTRACE_LISTEN, tid, nullptr, nullptr);
+}
+Status interrupt(pid_t tid) {
+  return call_void(PTRACE_INTERRUPT, tid, nullptr, nullptr);
+}
+Status kill(pid_t tid) {
+  return call_void(PTRACE_KILL, tid, nullptr, nullptr);
+}
 
 Expected<Registers> get_regs(pid_t tid) {
   Registers regs;
@@ -160,6 +191,8 @@ Status write_memory(pid_t tid, RemoteAddr addr, std::span<const uint8_t> data) {
   return proc_mem_io(tid, addr, const_cast<uint8_t*>(data.data()), data.size(), /*write=*/true);
 }
 
-bool is_died(const Error& e) { return e.sys_errno == ESRCH; }
+bool is_died(const Error& e) {
+  return e.sys_errno == ESRCH;
+}
 
 }  // namespace rrl::ptrace

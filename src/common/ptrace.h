@@ -20,7 +20,7 @@ inline constexpr int kTraceeDied = ESRCH;
 Status seize(pid_t tid, unsigned long options);
 Status set_options(pid_t tid, unsigned long options);
 Status cont(pid_t tid, int sig = 0);
-Status syscall(pid_t tid, int sig = 0);   // resume, stop at next syscall entry/exit
+Status syscall(pid_t tid, int sig = 0);  // resume, stop at next syscall entry/exit
 Status sysemu(pid_t tid, int sig = 0);
 Status singlestep(pid_t tid, int sig = 0);
 Status listen(pid_t tid);

@@ -25,21 +25,33 @@ struct Registers {
   uint64_t arg(int i) const {
     if (arch == Arch::kX86) {
       switch (i) {
-        case 0: return r.rbx & 0xffffffff;
-        case 1: return r.rcx & 0xffffffff;
-        case 2: return r.rdx & 0xffffffff;
-        case 3: return r.rsi & 0xffffffff;
-        case 4: return r.rdi & 0xffffffff;
-        default: return r.rbp & 0xffffffff;
+        case 0:
+          return r.rbx & 0xffffffff;
+        case 1:
+          return r.rcx & 0xffffffff;
+        case 2:
+          return r.rdx & 0xffffffff;
+        case 3:
+          return r.rsi & 0xffffffff;
+        case 4:
+          return r.rdi & 0xffffffff;
+        default:
+          return r.rbp & 0xffffffff;
       }
     }
     switch (i) {
-      case 0: return r.rdi;
-      case 1: return r.rsi;
-      case 2: return r.rdx;
-      case 3: return r.r10;
-      case 4: return r.r8;
-      default: return r.r9;
+      case 0:
+        return r.rdi;
+      case 1:
+        return r.rsi;
+      case 2:
+        return r.rdx;
+      case 3:
+        return r.r10;
+      case 4:
+        return r.r8;
+      default:
+        return r.r9;
     }
   }
 };

@@ -15,13 +15,17 @@ class RemotePtr {
   constexpr bool null() const { return addr_ == 0; }
   constexpr RemotePtr operator+(uint64_t n) const { return RemotePtr(addr_ + n * sizeof_t()); }
   template <typename U>
-  constexpr RemotePtr<U> cast() const { return RemotePtr<U>(addr_); }
+  constexpr RemotePtr<U> cast() const {
+    return RemotePtr<U>(addr_);
+  }
   constexpr auto operator<=>(const RemotePtr&) const = default;
 
  private:
   static constexpr uint64_t sizeof_t() {
-    if constexpr (requires { sizeof(T); }) return sizeof(T);
-    else return 1;
+    if constexpr (requires { sizeof(T); })
+      return sizeof(T);
+    else
+      return 1;
   }
   uint64_t addr_ = 0;
 };

@@ -25,17 +25,19 @@ namespace {
 
 volatile sig_atomic_t g_interrupted = 0;
 
-void on_interrupt(int) { g_interrupted = 1; }
+void on_interrupt(int) {
+  g_interrupted = 1;
+}
 
 // Ctrl-C, a hangup or a kill ends the recording with an incomplete trace. No
 // SA_RESTART: the scheduler's waitpid returns EINTR and notices at once.
 void install_interrupt_handlers() {
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_interrupt;
   sigemptyset(&sa.sa_mask);
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
   // SIGALRM wakes the scheduler at the end of a time slice.
-  struct sigaction alarm{};
+  struct sigaction alarm {};
   alarm.sa_handler = [](int) {};
   sigemptyset(&alarm.sa_mask);
   ::sigaction(SIGALRM, &alarm, nullptr);
@@ -109,7 +111,9 @@ Expected<std::string> choose_trace_dir(const RecordOptions& opts, const std::str
 
 }  // namespace
 
-bool interrupted() { return g_interrupted != 0; }
+bool interrupted() {
+  return g_interrupted != 0;
+}
 
 Expected<int> record(const RecordOptions& opts) {
   auto program = resolve_program(opts.argv.at(0));
@@ -132,8 +136,8 @@ Expected<int> record(const RecordOptions& opts) {
   header.event_count = session.events();
   if (!status) {
     session.kill_all();
-    header.state = interrupted() ? trace::Header::State::kInterrupted
-                                 : trace::Header::State::kFailed;
+    header.state =
+        interrupted() ? trace::Header::State::kInterrupted : trace::Header::State::kFailed;
     header.failure_reason = status.error().describe();
     (void)writer->abandon(header);
     if (interrupted()) {

@@ -44,8 +44,10 @@ Session::Session(trace::TraceWriter& writer, pid_t initial) : writer_(writer), i
   running_ = &t;
   for (int fd = 1; fd <= 2; ++fd) {
     struct stat st;
-    if (::fstat(fd, &st) == 0) std_files_[fd - 1] = {st.st_dev, st.st_ino};
-    else std_files_[fd - 1] = {~0ULL, ~0ULL};
+    if (::fstat(fd, &st) == 0)
+      std_files_[fd - 1] = {st.st_dev, st.st_ino};
+    else
+      std_files_[fd - 1] = {~0ULL, ~0ULL};
   }
 }
 
@@ -139,8 +141,10 @@ Status Session::wait_for_stop(bool block) {
     t.state = TaskState::kReady;
     // The stop that ends a stretch of user code is handled (and recorded) before
     // anything else, so events keep the order in which user code ran.
-    if (ended_user_code) ready_.push_front(tid);
-    else ready_.push_back(tid);
+    if (ended_user_code)
+      ready_.push_front(tid);
+    else
+      ready_.push_back(tid);
   }
   return {};
 }
@@ -243,8 +247,10 @@ void Session::kill_all() {
       ::usleep(1000);
       continue;
     }
-    if (WIFEXITED(status) || WIFSIGNALED(status)) tasks_.erase(tid);
-    else (void)ptrace::cont(tid);
+    if (WIFEXITED(status) || WIFSIGNALED(status))
+      tasks_.erase(tid);
+    else
+      (void)ptrace::cont(tid);
   }
   tasks_.clear();
   ready_.clear();

@@ -39,7 +39,7 @@ struct Task {
   pid_t tid = 0;
   pid_t tgid = 0;
   TaskState state = TaskState::kReady;
-  int pending_status = 0;  // wait status of the stop to handle, when kReady
+  int pending_status = 0;   // wait status of the stop to handle, when kReady
   bool in_syscall = false;  // between a seccomp entry stop and the exit stop
   bool refused = false;     // the current syscall was cancelled by the recorder
   bool first_stop = true;   // auto-attached tasks start with a PTRACE_EVENT_STOP
@@ -56,7 +56,8 @@ struct Task {
   bool exit_recorded = false;
   bool entry_marker_pending = false;  // see Session::record()
   bool interrupt_sent = false;
-  bool resume_pending = false;  // preempted: its stop is recorded, it only waits for its turn        // PTRACE_INTERRUPT for a time slice is on its way
+  bool resume_pending = false;  // preempted: its stop is recorded, it only waits for its turn //
+                                // PTRACE_INTERRUPT for a time slice is on its way
   int64_t entry_nr = -1;
   std::array<uint64_t, 6> entry_args{};
   Registers entry_regs;
@@ -116,7 +117,8 @@ class Session {
   int exit_status_ = -1;
   std::set<int64_t> warned_unknown_;
   std::deque<pid_t> pending_entries_;
-  std::set<pid_t> shared_file_maps_;  // processes with a MAP_SHARED file mapping  // tasks whose syscall entry has no event yet
+  std::set<pid_t> shared_file_maps_;  // processes with a MAP_SHARED file mapping  // tasks whose
+                                      // syscall entry has no event yet
   int64_t running_since_ms_ = 0;
   int64_t last_flush_ms_ = 0;
   // Identity (st_dev, st_ino) of rr-like's own stdout and stderr, to mark the

@@ -93,7 +93,8 @@ Status Session::on_preempted(Task& t) {
   }
   if (t.in_syscall) return resume(t, /*to_syscall_exit=*/true);  // at a syscall: no arbitrary point
   auto regs = ptrace::get_regs(t.tid);
-  if (!regs) return ptrace::is_died(regs.error()) ? Status{} : Status(std::unexpected(regs.error()));
+  if (!regs)
+    return ptrace::is_died(regs.error()) ? Status{} : Status(std::unexpected(regs.error()));
   RRL_TRY(record(t.tid, trace::SchedEvent{*regs}));
   // Back of the queue: everybody else who is ready goes first.
   t.resume_pending = true;
@@ -111,7 +112,8 @@ Status Session::on_signal(Task& t, int sig) {
     if (*emulated) return resume(t, /*to_syscall_exit=*/false);
   }
   auto regs = ptrace::get_regs(t.tid);
-  if (!regs) return ptrace::is_died(regs.error()) ? Status{} : Status(std::unexpected(regs.error()));
+  if (!regs)
+    return ptrace::is_died(regs.error()) ? Status{} : Status(std::unexpected(regs.error()));
   bool redelivered = t.delivering == sig;
   bool synchronous = is_synchronous(sig, *si);
   if (!redelivered && !synchronous && !is_stop_signal(sig) && !t.in_syscall &&

@@ -1,6 +1,7 @@
 #include "recorder/spawn.h"
 
 #include <fcntl.h>
+#include <fmt/core.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <sys/personality.h>
@@ -13,8 +14,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
-
-#include <fmt/core.h>
 
 #include "common/ptrace.h"
 #include "common/scoped_fd.h"
@@ -41,7 +40,7 @@ Status check_executable(const std::string& path) {
   if (go != 'g') _exit(127);
   ::close(go_fd);
   // Signals ignored or blocked by rr-like must not leak into the program.
-  struct sigaction dfl{};
+  struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
   sigset_t none;
@@ -90,9 +89,8 @@ Expected<std::string> resolve_program(const std::string& name) {
 }
 
 unsigned long recorder_ptrace_options() {
-  return PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |
-         PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT |
-         PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL;
+  return PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |
+         PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT | PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL;
 }
 
 Expected<pid_t> spawn_traced(const std::string& path, const std::vector<std::string>& argv) {

@@ -26,7 +26,9 @@ const LogChannel kLog("recorder");
 constexpr int64_t kERestartSys = 512, kERestartNoIntr = 513, kERestartNoHand = 514,
                   kERestartBlock = 516;
 
-bool is_error_result(int64_t r) { return r < 0 && r > -4096; }
+bool is_error_result(int64_t r) {
+  return r < 0 && r > -4096;
+}
 
 bool is_interrupted_result(int64_t r) {
   return r == -kERestartSys || r == -kERestartNoIntr || r == -kERestartNoHand ||
@@ -36,15 +38,19 @@ bool is_interrupted_result(int64_t r) {
 // Syscalls whose effect rr-like cannot reproduce, answered with ENOSYS instead.
 // rseq: the kernel would write the current CPU into the program's memory at
 // every preemption, which no trace could follow.
-bool refused_syscall(int64_t nr) { return nr == SYS_rseq; }
+bool refused_syscall(int64_t nr) {
+  return nr == SYS_rseq;
+}
 
 }  // namespace
 
 Status Session::on_syscall_entry(Task& t) {
   auto regs = ptrace::get_regs(t.tid);
-  if (!regs) return ptrace::is_died(regs.error()) ? Status{} : Status(std::unexpected(regs.error()));
+  if (!regs)
+    return ptrace::is_died(regs.error()) ? Status{} : Status(std::unexpected(regs.error()));
   if (regs->arch == Arch::kX86)
-    return fail("32-bit (i386) programs cannot be recorded yet; the program switched to 32-bit mode");
+    return fail(
+        "32-bit (i386) programs cannot be recorded yet; the program switched to 32-bit mode");
   t.entry_regs = *regs;
   t.entry_nr = regs->syscallno();
   for (int i = 0; i < 6; ++i) t.entry_args[i] = regs->arg(i);
@@ -67,7 +73,8 @@ Status Session::on_syscall_entry(Task& t) {
 
 Status Session::on_syscall_exit(Task& t) {
   auto regs = ptrace::get_regs(t.tid);
-  if (!regs) return ptrace::is_died(regs.error()) ? Status{} : Status(std::unexpected(regs.error()));
+  if (!regs)
+    return ptrace::is_died(regs.error()) ? Status{} : Status(std::unexpected(regs.error()));
   t.in_syscall = false;
   trace::SyscallEvent ev;
   ev.syscallno = t.entry_nr;
@@ -108,7 +115,8 @@ Status Session::capture_outputs(Task& t, trace::SyscallEvent& ev) {
   for (const auto& r : outputs.ranges) {
     trace::MemWrite w{r.addr, std::vector<uint8_t>(r.len)};
     if (auto st = ptrace::read_memory(tid, RemoteAddr(r.addr), w.data); !st) {
-      kLog.debug(tid, "cannot read output range {:#x}+{}: {}", r.addr, r.len, st.error().describe());
+      kLog.debug(tid, "cannot read output range {:#x}+{}: {}", r.addr, r.len,
+                 st.error().describe());
       continue;
     }
     ev.writes.push_back(std::move(w));
@@ -132,11 +140,16 @@ uint8_t Session::std_file_flag(const Task& t, uint64_t fd) const {
 uint8_t Session::output_echo_flags(const Task& t, const trace::SyscallEvent& ev) const {
   if (ev.regs.result() <= 0) return 0;
   switch (ev.syscallno) {
-    case SYS_write: case SYS_writev: case SYS_pwrite64: case SYS_pwritev: case SYS_pwritev2:
+    case SYS_write:
+    case SYS_writev:
+    case SYS_pwrite64:
+    case SYS_pwritev:
+    case SYS_pwritev2:
       return std_file_flag(t, ev.args[0]);
     case SYS_sendfile:
       return std_file_flag(t, ev.args[0]);
-    case SYS_copy_file_range: case SYS_splice:
+    case SYS_copy_file_range:
+    case SYS_splice:
       return std_file_flag(t, ev.args[2]);
     default:
       return 0;
@@ -185,7 +198,8 @@ bool is_write_family(int64_t nr) {
 // mapping's memory. Replay emulates the write, so the trace carries the
 // mapping's new contents as memory the syscall wrote.
 Status Session::capture_shared_mappings(const Task& t, trace::SyscallEvent& ev) {
-  if (!is_write_family(ev.syscallno) || ev.regs.result() <= 0 || !shared_file_maps_.contains(t.tgid))
+  if (!is_write_family(ev.syscallno) || ev.regs.result() <= 0 ||
+      !shared_file_maps_.contains(t.tgid))
     return {};
   struct stat st;
   if (::stat(fmt::format("/proc/{}/fd/{}", t.tid, ev.args[0]).c_str(), &st) != 0) return {};
@@ -221,8 +235,8 @@ Status Session::record_new_mapping(Task& t, const trace::SyscallEvent& ev) {
   if (!S_ISREG(st.st_mode)) return {};  // device or special file: nothing to keep
   if (m.shared) shared_file_maps_.insert(t.tgid);
   auto rec = save_mapping(writer_, m, fd_path);
-  if (!rec) return fail("cannot save mapped file " + m.path + " into the trace: " +
-                        rec.error().describe());
+  if (!rec)
+    return fail("cannot save mapped file " + m.path + " into the trace: " + rec.error().describe());
   return record(t.tid, trace::MmapEvent{*rec});
 }
 

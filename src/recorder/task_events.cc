@@ -5,8 +5,8 @@
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
-#include <unistd.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <x86intrin.h>
 
 #include <fstream>

@@ -20,9 +20,9 @@
 namespace rrl::replayer {
 
 struct InterpPatch {
-  uint64_t vaddr = 0;     // link-time address of the PT_INTERP string
-  uint64_t e_entry = 0;   // link-time entry point, to find the load bias
-  std::string original;   // the recorded program's bytes there
+  uint64_t vaddr = 0;    // link-time address of the PT_INTERP string
+  uint64_t e_entry = 0;  // link-time entry point, to find the load bias
+  std::string original;  // the recorded program's bytes there
 };
 
 // Writes DIR/COPY_NAME, a copy of `exe` loading `interp` (a file in the

@@ -107,7 +107,7 @@ Expected<pid_t> spawn_replay_child(const std::string& dir, const std::string& na
     while (::read(read_end.get(), &go, 1) < 0 && errno == EINTR) {
     }
     if (go != 'g') _exit(127);
-    struct sigaction dfl{};
+    struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
     sigset_t none;
@@ -121,8 +121,10 @@ Expected<pid_t> spawn_replay_child(const std::string& dir, const std::string& na
     for (int fd = 0; fd <= 2; ++fd) ::dup2(null_fd, fd);
     if (null_fd > 2) ::close(null_fd);
     int err = 0;
-    if (::chdir(dir.c_str()) != 0) err = errno;
-    else ::execve(name.c_str(), cargv.data(), cenvp.data());
+    if (::chdir(dir.c_str()) != 0)
+      err = errno;
+    else
+      ::execve(name.c_str(), cargv.data(), cenvp.data());
     if (err == 0) err = errno;
     (void)!::write(err_write.get(), &err, sizeof err);
     _exit(127);

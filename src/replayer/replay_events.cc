@@ -33,7 +33,9 @@ bool is_syscall_stop(int status) {
   return WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80);
 }
 
-int ptrace_event(int status) { return WIFSTOPPED(status) ? status >> 16 : 0; }
+int ptrace_event(int status) {
+  return WIFSTOPPED(status) ? status >> 16 : 0;
+}
 
 }  // namespace
 
@@ -64,8 +66,8 @@ Status ReplaySession::apply_exec_state(ReplayTask& t, const trace::Event& ev,
   auto regs = ptrace::get_regs(t.tid);
   if (!regs) return std::unexpected(regs.error());
   if (regs->ip() != ex.regs.ip())
-    return std::unexpected(divergence(ev, fmt::format("exec entered at {:#x}, recorded {:#x}",
-                                                      regs->ip(), ex.regs.ip())));
+    return std::unexpected(divergence(
+        ev, fmt::format("exec entered at {:#x}, recorded {:#x}", regs->ip(), ex.regs.ip())));
   RRL_TRY(ptrace::write_memory(t.tid, RemoteAddr(ex.stack_start), ex.stack));
   RRL_TRY(ptrace::set_regs(t.tid, ex.regs));
   if (patch) {
@@ -159,7 +161,8 @@ Status ReplaySession::on_clone(const trace::Event& ev, const trace::CloneEvent& 
   if (!regs) return std::unexpected(regs.error());
   int64_t nr = regs->syscallno();
   if (nr != SYS_clone && nr != SYS_clone3 && nr != SYS_fork && nr != SYS_vfork)
-    return std::unexpected(divergence(ev, "expected a clone/fork, replay made " + syscalls::name(nr)));
+    return std::unexpected(
+        divergence(ev, "expected a clone/fork, replay made " + syscalls::name(nr)));
   uint64_t child_tid_addr = 0;
   if (nr == SYS_clone && (regs->arg(0) & CLONE_CHILD_SETTID)) child_tid_addr = regs->arg(3);
   if (nr == SYS_clone3) {
@@ -239,8 +242,8 @@ Status ReplaySession::on_exit(const trace::Event& ev, const trace::ExitEvent&) {
           return std::unexpected(divergence(ev, "expected the task to exit"));
         }
       }
-      if (!is_syscall_stop(status) && (ptrace_event(status) == PTRACE_EVENT_EXIT ||
-                                       WIFEXITED(status) || WIFSIGNALED(status)))
+      if (!is_syscall_stop(status) &&
+          (ptrace_event(status) == PTRACE_EVENT_EXIT || WIFEXITED(status) || WIFSIGNALED(status)))
         got = t.tid;
       else
         got = ::waitpid(t.tid, &status, __WALL);
@@ -251,8 +254,10 @@ Status ReplaySession::on_exit(const trace::Event& ev, const trace::ExitEvent&) {
       (void)ptrace::cont(t.tid);
       // A thread other than the leader can be reaped at once; the leader only
       // after all its threads, at the end.
-      if (t.tid != t.tgid) ::waitpid(t.tid, &status, __WALL);
-      else wait_for_zombie(t.tid, /*timeout_ms=*/1000);
+      if (t.tid != t.tgid)
+        ::waitpid(t.tid, &status, __WALL);
+      else
+        wait_for_zombie(t.tid, /*timeout_ms=*/1000);
       break;
     }
   }

@@ -9,10 +9,9 @@
 // only in memory are not told apart yet: see DESIGN.md, "Progress without a
 // PMU".) Each hit costs a stop, so this is slow for a hot loop; such switches
 // are rare because most tasks reach a syscall long before a time slice ends.
+#include <fmt/core.h>
 #include <signal.h>
 #include <sys/wait.h>
-
-#include <fmt/core.h>
 
 #include "common/ptrace.h"
 #include "replayer/replay_session.h"

@@ -130,21 +130,20 @@ Status ReplaySession::run() {
 }
 
 Status ReplaySession::dispatch(const trace::Event& ev) {
-  return std::visit(
-      Overloaded{
-          [&](const trace::SyscallEvent& d) { return on_syscall(ev, d); },
-          [&](const trace::SyscallEntryEvent& d) { return on_syscall_entry(ev, d); },
-          [&](const trace::SignalEvent& d) { return on_signal(ev, d); },
-          [&](const trace::RdtscEvent& d) { return on_rdtsc(ev, d); },
-          [&](const trace::ExecEvent& d) { return on_exec(ev, d); },
-          // A mapping's contents are used by the mmap syscall before it.
-          [&](const trace::MmapEvent&) { return Status{}; },
-          [&](const trace::CloneEvent& d) { return on_clone(ev, d); },
-          [&](const trace::ExitEvent& d) { return on_exit(ev, d); },
-          [&](const trace::PatchEvent& d) { return on_patch(ev, d); },
-          [&](const trace::SchedEvent& d) { return on_sched(ev, d); },
-      },
-      ev.data);
+  return std::visit(Overloaded{
+                        [&](const trace::SyscallEvent& d) { return on_syscall(ev, d); },
+                        [&](const trace::SyscallEntryEvent& d) { return on_syscall_entry(ev, d); },
+                        [&](const trace::SignalEvent& d) { return on_signal(ev, d); },
+                        [&](const trace::RdtscEvent& d) { return on_rdtsc(ev, d); },
+                        [&](const trace::ExecEvent& d) { return on_exec(ev, d); },
+                        // A mapping's contents are used by the mmap syscall before it.
+                        [&](const trace::MmapEvent&) { return Status{}; },
+                        [&](const trace::CloneEvent& d) { return on_clone(ev, d); },
+                        [&](const trace::ExitEvent& d) { return on_exit(ev, d); },
+                        [&](const trace::PatchEvent& d) { return on_patch(ev, d); },
+                        [&](const trace::SchedEvent& d) { return on_sched(ev, d); },
+                    },
+                    ev.data);
 }
 
 Error ReplaySession::divergence(const trace::Event& ev, const std::string& what) const {
@@ -156,7 +155,8 @@ Error ReplaySession::divergence(const trace::Event& ev, const std::string& what)
 Expected<ReplayTask*> ReplaySession::task_for(const trace::Event& ev) {
   auto it = tasks_.find(ev.tid);
   if (it == tasks_.end() || it->second->exited)
-    return std::unexpected(divergence(ev, "the trace names a task that does not exist in the replay"));
+    return std::unexpected(
+        divergence(ev, "the trace names a task that does not exist in the replay"));
   return it->second.get();
 }
 
@@ -201,17 +201,17 @@ Expected<Registers> ReplaySession::advance_to_syscall(ReplayTask& t, const trace
     auto status = advance(t);
     if (!status) return std::unexpected(status.error());
     if (!WIFSTOPPED(*status) || WSTOPSIG(*status) != (SIGTRAP | 0x80))
-      return std::unexpected(divergence(
-          ev, fmt::format("expected syscall {}, but the task stopped with {}", syscalls::name(nr),
-                          describe_status(*status))));
+      return std::unexpected(
+          divergence(ev, fmt::format("expected syscall {}, but the task stopped with {}",
+                                     syscalls::name(nr), describe_status(*status))));
     t.at_entry = true;
   }
   auto regs = ptrace::get_regs(t.tid);
   if (!regs) return std::unexpected(regs.error());
   if (regs->syscallno() != nr)
-    return std::unexpected(divergence(ev, fmt::format("expected syscall {}, replay made syscall {}",
-                                                      syscalls::name(nr),
-                                                      syscalls::name(regs->syscallno()))));
+    return std::unexpected(
+        divergence(ev, fmt::format("expected syscall {}, replay made syscall {}",
+                                   syscalls::name(nr), syscalls::name(regs->syscallno()))));
   return regs;
 }
 
@@ -250,8 +250,10 @@ void ReplaySession::kill_all() {
     for (int i = 0; i < 5000; ++i) {
       pid_t r = ::waitpid(t->tid, &status, __WALL | WNOHANG);
       if (r < 0 || (r > 0 && (WIFEXITED(status) || WIFSIGNALED(status)))) break;
-      if (r > 0) (void)ptrace::cont(t->tid);
-      else ::usleep(1000);
+      if (r > 0)
+        (void)ptrace::cont(t->tid);
+      else
+        ::usleep(1000);
     }
     t->exited = true;
   }

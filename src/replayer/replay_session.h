@@ -27,23 +27,23 @@
 
 #include "common/error.h"
 #include "common/registers.h"
-#include "trace/events.h"
 #include "replayer/exec_link.h"
+#include "trace/events.h"
 #include "trace/trace_reader.h"
 
 namespace rrl::replayer {
 
 struct ReplayTask {
-  pid_t rec_tid = 0;      // tid in the recording
-  pid_t tid = 0;          // tid in this replay
-  pid_t tgid = 0;         // real thread-group id in this replay
-  bool at_entry = false;  // stopped at a syscall entry (SYSEMU), not yet emulated
-  bool at_event_stop = false;  // at a clone/exec ptrace stop inside a real syscall
+  pid_t rec_tid = 0;                // tid in the recording
+  pid_t tid = 0;                    // tid in this replay
+  pid_t tgid = 0;                   // real thread-group id in this replay
+  bool at_entry = false;            // stopped at a syscall entry (SYSEMU), not yet emulated
+  bool at_event_stop = false;       // at a clone/exec ptrace stop inside a real syscall
   bool first_stop_pending = false;  // a new task whose start stop is not collected
   bool exited = false;
-  int pending_sig = 0;    // signal to deliver at the next resume
+  int pending_sig = 0;         // signal to deliver at the next resume
   int64_t restart_result = 0;  // emulated -ERESTART* result to turn into a restart
-  int signal_sent = 0;    // the next SignalEvent's signal is already queued (see on_syscall)
+  int signal_sent = 0;         // the next SignalEvent's signal is already queued (see on_syscall)
 };
 
 class ReplaySession {

@@ -27,16 +27,30 @@ bool is_restart(int64_t r) {
          r == -kERestartBlock;
 }
 
-bool is_error(int64_t r) { return r < 0 && r > -4096; }
+bool is_error(int64_t r) {
+  return r < 0 && r > -4096;
+}
 
 // Syscalls whose effect lives in the kernel's view of the task (its address
 // space, signal dispositions and mask, thread pointer): replay runs them.
 bool runs_for_real(int64_t nr) {
   switch (nr) {
-    case SYS_mmap: case SYS_munmap: case SYS_mprotect: case SYS_mremap: case SYS_brk:
-    case SYS_madvise: case SYS_arch_prctl: case SYS_set_tid_address: case SYS_set_robust_list:
-    case SYS_rt_sigaction: case SYS_rt_sigprocmask: case SYS_sigaltstack: case SYS_rt_sigreturn:
-    case SYS_pkey_mprotect: case SYS_setrlimit: case SYS_prlimit64:
+    case SYS_mmap:
+    case SYS_munmap:
+    case SYS_mprotect:
+    case SYS_mremap:
+    case SYS_brk:
+    case SYS_madvise:
+    case SYS_arch_prctl:
+    case SYS_set_tid_address:
+    case SYS_set_robust_list:
+    case SYS_rt_sigaction:
+    case SYS_rt_sigprocmask:
+    case SYS_sigaltstack:
+    case SYS_rt_sigreturn:
+    case SYS_pkey_mprotect:
+    case SYS_setrlimit:
+    case SYS_prlimit64:
       return true;
     default:
       return false;
@@ -71,41 +85,152 @@ Status write_fully(int fd, const std::vector<uint8_t>& data) {
 // value, say), so only the arguments it takes are compared.
 int syscall_arg_count(int64_t nr) {
   switch (nr) {
-    case SYS_getpid: case SYS_getppid: case SYS_gettid: case SYS_getuid: case SYS_geteuid:
-    case SYS_getgid: case SYS_getegid: case SYS_getpgrp: case SYS_setsid: case SYS_sched_yield:
-    case SYS_pause: case SYS_fork: case SYS_vfork: case SYS_sync: case SYS_inotify_init:
-    case SYS_rt_sigreturn: case SYS_restart_syscall: case SYS_munlockall:
+    case SYS_getpid:
+    case SYS_getppid:
+    case SYS_gettid:
+    case SYS_getuid:
+    case SYS_geteuid:
+    case SYS_getgid:
+    case SYS_getegid:
+    case SYS_getpgrp:
+    case SYS_setsid:
+    case SYS_sched_yield:
+    case SYS_pause:
+    case SYS_fork:
+    case SYS_vfork:
+    case SYS_sync:
+    case SYS_inotify_init:
+    case SYS_rt_sigreturn:
+    case SYS_restart_syscall:
+    case SYS_munlockall:
       return 0;
-    case SYS_close: case SYS_dup: case SYS_exit: case SYS_exit_group: case SYS_brk:
-    case SYS_alarm: case SYS_umask: case SYS_chdir: case SYS_fchdir: case SYS_rmdir:
-    case SYS_unlink: case SYS_uname: case SYS_sysinfo: case SYS_time: case SYS_times:
-    case SYS_pipe: case SYS_fsync: case SYS_fdatasync: case SYS_set_tid_address:
-    case SYS_epoll_create: case SYS_epoll_create1: case SYS_eventfd: case SYS_inotify_init1:
-    case SYS_getpgid: case SYS_getsid: case SYS_setuid: case SYS_setgid: case SYS_personality:
-    case SYS_unshare: case SYS_acct: case SYS_chroot: case SYS_mlockall:
+    case SYS_close:
+    case SYS_dup:
+    case SYS_exit:
+    case SYS_exit_group:
+    case SYS_brk:
+    case SYS_alarm:
+    case SYS_umask:
+    case SYS_chdir:
+    case SYS_fchdir:
+    case SYS_rmdir:
+    case SYS_unlink:
+    case SYS_uname:
+    case SYS_sysinfo:
+    case SYS_time:
+    case SYS_times:
+    case SYS_pipe:
+    case SYS_fsync:
+    case SYS_fdatasync:
+    case SYS_set_tid_address:
+    case SYS_epoll_create:
+    case SYS_epoll_create1:
+    case SYS_eventfd:
+    case SYS_inotify_init1:
+    case SYS_getpgid:
+    case SYS_getsid:
+    case SYS_setuid:
+    case SYS_setgid:
+    case SYS_personality:
+    case SYS_unshare:
+    case SYS_acct:
+    case SYS_chroot:
+    case SYS_mlockall:
       return 1;
-    case SYS_pipe2: case SYS_dup2: case SYS_munmap: case SYS_nanosleep: case SYS_gettimeofday:
-    case SYS_clock_gettime: case SYS_clock_getres: case SYS_getrlimit: case SYS_setrlimit:
-    case SYS_getrusage: case SYS_kill: case SYS_tkill: case SYS_listen: case SYS_shutdown:
-    case SYS_fstat: case SYS_stat: case SYS_lstat: case SYS_access: case SYS_mkdir:
-    case SYS_rename: case SYS_link: case SYS_symlink: case SYS_chmod: case SYS_fchmod:
-    case SYS_truncate: case SYS_ftruncate: case SYS_flock: case SYS_getcwd: case SYS_arch_prctl:
-    case SYS_set_robust_list: case SYS_sigaltstack: case SYS_eventfd2: case SYS_timerfd_create:
-    case SYS_memfd_create: case SYS_getpriority: case SYS_setpgid: case SYS_setns:
-    case SYS_setreuid: case SYS_setregid: case SYS_getgroups: case SYS_setgroups:
-    case SYS_timer_getoverrun: case SYS_timer_delete: case SYS_capget: case SYS_capset:
+    case SYS_pipe2:
+    case SYS_dup2:
+    case SYS_munmap:
+    case SYS_nanosleep:
+    case SYS_gettimeofday:
+    case SYS_clock_gettime:
+    case SYS_clock_getres:
+    case SYS_getrlimit:
+    case SYS_setrlimit:
+    case SYS_getrusage:
+    case SYS_kill:
+    case SYS_tkill:
+    case SYS_listen:
+    case SYS_shutdown:
+    case SYS_fstat:
+    case SYS_stat:
+    case SYS_lstat:
+    case SYS_access:
+    case SYS_mkdir:
+    case SYS_rename:
+    case SYS_link:
+    case SYS_symlink:
+    case SYS_chmod:
+    case SYS_fchmod:
+    case SYS_truncate:
+    case SYS_ftruncate:
+    case SYS_flock:
+    case SYS_getcwd:
+    case SYS_arch_prctl:
+    case SYS_set_robust_list:
+    case SYS_sigaltstack:
+    case SYS_eventfd2:
+    case SYS_timerfd_create:
+    case SYS_memfd_create:
+    case SYS_getpriority:
+    case SYS_setpgid:
+    case SYS_setns:
+    case SYS_setreuid:
+    case SYS_setregid:
+    case SYS_getgroups:
+    case SYS_setgroups:
+    case SYS_timer_getoverrun:
+    case SYS_timer_delete:
+    case SYS_capget:
+    case SYS_capset:
       return 2;
-    case SYS_read: case SYS_write: case SYS_open: case SYS_lseek: case SYS_mprotect:
-    case SYS_ioctl: case SYS_readv: case SYS_writev: case SYS_madvise: case SYS_dup3:
-    case SYS_socket: case SYS_connect: case SYS_accept: case SYS_bind: case SYS_getsockname:
-    case SYS_getpeername: case SYS_execve: case SYS_fcntl: case SYS_getdents:
-    case SYS_getdents64: case SYS_readlink: case SYS_chown: case SYS_fchown: case SYS_lchown:
-    case SYS_getrandom: case SYS_tgkill: case SYS_rt_sigqueueinfo: case SYS_poll:
-    case SYS_sched_getaffinity: case SYS_sched_setaffinity: case SYS_mkdirat: case SYS_unlinkat:
-    case SYS_fchmodat: case SYS_faccessat: case SYS_setpriority: case SYS_getresuid:
-    case SYS_getresgid: case SYS_setresuid: case SYS_setresgid: case SYS_timer_create:
-    case SYS_signalfd: case SYS_inotify_add_watch: case SYS_mknod: case SYS_getcpu:
-    case SYS_mincore: case SYS_msync: case SYS_membarrier: case SYS_close_range:
+    case SYS_read:
+    case SYS_write:
+    case SYS_open:
+    case SYS_lseek:
+    case SYS_mprotect:
+    case SYS_ioctl:
+    case SYS_readv:
+    case SYS_writev:
+    case SYS_madvise:
+    case SYS_dup3:
+    case SYS_socket:
+    case SYS_connect:
+    case SYS_accept:
+    case SYS_bind:
+    case SYS_getsockname:
+    case SYS_getpeername:
+    case SYS_execve:
+    case SYS_fcntl:
+    case SYS_getdents:
+    case SYS_getdents64:
+    case SYS_readlink:
+    case SYS_chown:
+    case SYS_fchown:
+    case SYS_lchown:
+    case SYS_getrandom:
+    case SYS_tgkill:
+    case SYS_rt_sigqueueinfo:
+    case SYS_poll:
+    case SYS_sched_getaffinity:
+    case SYS_sched_setaffinity:
+    case SYS_mkdirat:
+    case SYS_unlinkat:
+    case SYS_fchmodat:
+    case SYS_faccessat:
+    case SYS_setpriority:
+    case SYS_getresuid:
+    case SYS_getresgid:
+    case SYS_setresuid:
+    case SYS_setresgid:
+    case SYS_timer_create:
+    case SYS_signalfd:
+    case SYS_inotify_add_watch:
+    case SYS_mknod:
+    case SYS_getcpu:
+    case SYS_mincore:
+    case SYS_msync:
+    case SYS_membarrier:
+    case SYS_close_range:
       return 3;
     default:
       return 6;
@@ -136,8 +261,8 @@ Status ReplaySession::on_syscall(const trace::Event& ev, const trace::SyscallEve
     auto status = wait_stop(t);
     if (!status) return std::unexpected(status.error());
     if (!WIFSTOPPED(*status) || WSTOPSIG(*status) != (SIGTRAP | 0x80))
-      return std::unexpected(divergence(ev, "the end of syscall " + syscalls::name(sc.syscallno) +
-                                                " did not come"));
+      return std::unexpected(
+          divergence(ev, "the end of syscall " + syscalls::name(sc.syscallno) + " did not come"));
   } else {
     auto regs = advance_to_syscall(t, ev, sc.syscallno);
     if (!regs) return std::unexpected(regs.error());
@@ -221,8 +346,8 @@ Status ReplaySession::take_signal_with_mask(ReplayTask& t, const trace::SyscallE
 // A file mapping becomes a private anonymous mapping at the recorded address,
 // filled from the trace's copy of the file: replay needs neither the original
 // file nor the descriptor the program used.
-Status ReplaySession::map_file(ReplayTask& t, const trace::Event& ev,
-                               const trace::SyscallEvent& sc, Registers& regs) {
+Status ReplaySession::map_file(ReplayTask& t, const trace::Event& ev, const trace::SyscallEvent& sc,
+                               Registers& regs) {
   uint64_t start = static_cast<uint64_t>(sc.regs.result());
   std::optional<trace::MappingRecord> mapping;
   auto next = peek_event();
@@ -251,7 +376,8 @@ Status ReplaySession::map_file(ReplayTask& t, const trace::Event& ev,
   if (!mapping || mapping->trace_file.empty()) return {};
   std::string path = reader_.file_path(mapping->trace_file);
   ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return fail_errno("open " + path + " (the trace's copy of " + mapping->path + ")");
+  if (!fd.valid())
+    return fail_errno("open " + path + " (the trace's copy of " + mapping->path + ")");
   uint64_t len = sc.args[1];
   std::vector<uint8_t> buf(1 << 20);
   for (uint64_t done = 0; done < len;) {
@@ -287,7 +413,8 @@ Expected<int64_t> ReplaySession::inject_syscall(ReplayTask& t, const Registers& 
                                                 bool from_sysemu_stop) {
   Registers regs = at;
   regs.r.orig_rax = static_cast<uint64_t>(nr);
-  unsigned long long* slots[] = {&regs.r.rdi, &regs.r.rsi, &regs.r.rdx, &regs.r.r10, &regs.r.r8, &regs.r.r9};
+  unsigned long long* slots[] = {&regs.r.rdi, &regs.r.rsi, &regs.r.rdx,
+                                 &regs.r.r10, &regs.r.r8,  &regs.r.r9};
   size_t i = 0;
   for (uint64_t a : args) *slots[i++] = a;
   auto status = run_for_real(t, regs, from_sysemu_stop);
@@ -312,8 +439,9 @@ Status ReplaySession::map_shared_file(ReplayTask& t, const trace::Event& ev,
   std::vector<uint8_t> path(copy->begin(), copy->end());
   path.push_back(0);
   RRL_TRY(ptrace::write_memory(t.tid, RemoteAddr(path_addr), path));
-  auto fd = inject_syscall(t, at, SYS_openat, {static_cast<uint64_t>(AT_FDCWD), path_addr,
-                                               O_RDWR | O_CLOEXEC}, /*from_sysemu_stop=*/true);
+  auto fd = inject_syscall(t, at, SYS_openat,
+                           {static_cast<uint64_t>(AT_FDCWD), path_addr, O_RDWR | O_CLOEXEC},
+                           /*from_sysemu_stop=*/true);
   RRL_TRY(ptrace::write_memory(t.tid, RemoteAddr(path_addr), saved));
   if (!fd) return std::unexpected(fd.error());
   if (*fd < 0) return fail_errno("open " + *copy + " in the replayed task", static_cast<int>(-*fd));
@@ -328,8 +456,8 @@ Status ReplaySession::map_shared_file(ReplayTask& t, const trace::Event& ev,
   if (!closed) return std::unexpected(closed.error());
   if (static_cast<uint64_t>(*mapped) != start)
     return std::unexpected(divergence(
-        ev, fmt::format("mmap of {} at {:#x} gave {:#x} in the replay", mapping.path, start,
-                        *mapped)));
+        ev,
+        fmt::format("mmap of {} at {:#x} gave {:#x} in the replay", mapping.path, start, *mapped)));
   return {};
 }
 
@@ -338,7 +466,7 @@ Status ReplaySession::map_shared_file(ReplayTask& t, const trace::Event& ev,
 void ReplaySession::echo_output(ReplayTask& t, const trace::SyscallEvent& sc) {
   int out_fd = (sc.flags & trace::SyscallEvent::kToStdout)   ? 1
                : (sc.flags & trace::SyscallEvent::kToStderr) ? 2
-                                                               : -1;
+                                                             : -1;
   int64_t total = sc.regs.result();
   if (out_fd < 0 || total <= 0) return;
   if (!sc.output.empty()) {

@@ -148,8 +148,12 @@ void get(ByteReader& rd, ExecEvent& e) {
   e.stack = rd.bytes();
 }
 
-void put(ByteWriter& w, const MmapEvent& e) { put_mapping(w, e.mapping); }
-void get(ByteReader& rd, MmapEvent& e) { e.mapping = get_mapping(rd); }
+void put(ByteWriter& w, const MmapEvent& e) {
+  put_mapping(w, e.mapping);
+}
+void get(ByteReader& rd, MmapEvent& e) {
+  e.mapping = get_mapping(rd);
+}
 
 void put(ByteWriter& w, const CloneEvent& e) {
   w.u32(static_cast<uint32_t>(e.new_tid));
@@ -162,8 +166,12 @@ void get(ByteReader& rd, CloneEvent& e) {
   e.flags = rd.u64();
 }
 
-void put(ByteWriter& w, const ExitEvent& e) { w.u32(static_cast<uint32_t>(e.wait_status)); }
-void get(ByteReader& rd, ExitEvent& e) { e.wait_status = static_cast<int32_t>(rd.u32()); }
+void put(ByteWriter& w, const ExitEvent& e) {
+  w.u32(static_cast<uint32_t>(e.wait_status));
+}
+void get(ByteReader& rd, ExitEvent& e) {
+  e.wait_status = static_cast<int32_t>(rd.u32());
+}
 
 void put(ByteWriter& w, const PatchEvent& e) {
   w.str(e.what);
@@ -174,11 +182,19 @@ void get(ByteReader& rd, PatchEvent& e) {
   e.writes = get_writes(rd);
 }
 
-void put(ByteWriter& w, const SyscallEntryEvent& e) { w.i64(e.syscallno); }
-void get(ByteReader& rd, SyscallEntryEvent& e) { e.syscallno = rd.i64(); }
+void put(ByteWriter& w, const SyscallEntryEvent& e) {
+  w.i64(e.syscallno);
+}
+void get(ByteReader& rd, SyscallEntryEvent& e) {
+  e.syscallno = rd.i64();
+}
 
-void put(ByteWriter& w, const SchedEvent& e) { put_regs(w, e.regs); }
-void get(ByteReader& rd, SchedEvent& e) { e.regs = get_regs(rd); }
+void put(ByteWriter& w, const SchedEvent& e) {
+  put_regs(w, e.regs);
+}
+void get(ByteReader& rd, SchedEvent& e) {
+  e.regs = get_regs(rd);
+}
 
 template <size_t I = 0>
 bool decode_alternative(size_t index, ByteReader& rd, EventData& out) {

@@ -48,16 +48,16 @@ struct SyscallEvent {
 struct SignalEvent {
   int32_t signo = 0;
   std::array<uint8_t, sizeof(siginfo_t)> siginfo{};
-  Registers regs;  // at the delivery stop
+  Registers regs;              // at the delivery stop
   bool deterministic = false;  // raised by an instruction (SIGSEGV, SIGILL, ...) rather than sent
 };
 
 // rdtsc/rdtscp trapped and answered by the recorder.
 struct RdtscEvent {
   uint64_t tsc = 0;
-  uint32_t aux = 0;       // TSC_AUX, for rdtscp
+  uint32_t aux = 0;  // TSC_AUX, for rdtscp
   bool rdtscp = false;
-  Registers regs;         // after emulation (ip past the instruction)
+  Registers regs;  // after emulation (ip past the instruction)
 };
 
 // A file-backed (or shared) mapping whose contents the trace keeps.
@@ -74,11 +74,11 @@ struct ExecEvent {
   std::string path;        // the file that was executed
   std::string trace_file;  // its copy under files/
   std::vector<std::string> argv, envp;
-  std::vector<uint8_t> auxv;               // raw /proc/PID/auxv
-  std::array<uint8_t, 16> at_random{};     // the AT_RANDOM bytes
-  Registers regs;                          // at the exec stop
-  std::vector<MappingRecord> mappings;     // address space right after exec
-  uint64_t stack_start = 0;                // initial stack contents [stack_start, stack end)
+  std::vector<uint8_t> auxv;            // raw /proc/PID/auxv
+  std::array<uint8_t, 16> at_random{};  // the AT_RANDOM bytes
+  Registers regs;                       // at the exec stop
+  std::vector<MappingRecord> mappings;  // address space right after exec
+  uint64_t stack_start = 0;             // initial stack contents [stack_start, stack end)
   std::vector<uint8_t> stack;
 };
 

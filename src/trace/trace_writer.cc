@@ -95,8 +95,8 @@ std::string TraceWriter::next_file_name(const std::string& original_path) {
 // count of /usr/bin/ls would read 2 under `ls -l`, and output must not change
 // under recording. Executables stay executable, since replay execs them.
 Status TraceWriter::copy_into_trace(int src, const std::string& dest, bool executable) {
-  ScopedFd dst(::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                      executable ? 0700 : 0600));
+  ScopedFd dst(
+      ::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, executable ? 0700 : 0600));
   if (!dst.valid()) return fail_errno("cannot create " + dest);
   auto st = copy_contents(src, dst.get(), dest);
   if (st) st = close_checked(dst, dest);

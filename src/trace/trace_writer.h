@@ -42,8 +42,8 @@ class TraceWriter {
 
   // Keeps the contents of the file that `path` opens (e.g. /proc/PID/map_files/...)
   // under files/ and returns its name there. `original_path` is the name the
-  // recorded program knows it by; it names the copy. A file already saved (same device, inode, size and mtime) is
-  // not saved again: the earlier name is returned.
+  // recorded program knows it by; it names the copy. A file already saved (same device, inode, size
+  // and mtime) is not saved again: the earlier name is returned.
   Expected<std::string> save_file(const std::string& path, const std::string& original_path = "");
 
   // Ends the event stream (end marker, fsync), syncs the saved files and
