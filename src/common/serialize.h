@@ -26,6 +26,10 @@ class ByteWriter {
     u64(b.size());
     raw(b.data(), b.size());
   }
+  void strings(const std::vector<std::string>& v) {
+    u64(v.size());
+    for (const auto& s : v) str(s);
+  }
   void raw(const void* p, size_t n) {
     auto c = static_cast<const uint8_t*>(p);
     buf_.insert(buf_.end(), c, c + n);
@@ -73,6 +77,12 @@ class ByteReader {
     if (!ok_ || n > remaining()) return fail_empty<std::vector<uint8_t>>();
     std::vector<uint8_t> v(data_.begin() + pos_, data_.begin() + pos_ + n);
     pos_ += n;
+    return v;
+  }
+  std::vector<std::string> strings() {
+    std::vector<std::string> v;
+    uint64_t n = u64();
+    for (uint64_t i = 0; i < n && ok_; ++i) v.push_back(str());
     return v;
   }
   void raw(void* out, size_t n) {

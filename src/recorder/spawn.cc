@@ -15,6 +15,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "common/child_setup.h"
 #include "common/ptrace.h"
 #include "common/scoped_fd.h"
 
@@ -39,18 +40,7 @@ Status check_executable(const std::string& path) {
   }
   if (go != 'g') _exit(127);
   ::close(go_fd);
-  // Signals ignored or blocked by rr-like must not leak into the program.
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  // A fixed layout lets replay find the stack, vdso and libraries where they were.
-  ::personality(ADDR_NO_RANDOMIZE);
-  // rdtsc/rdtscp now raise SIGSEGV, which the recorder answers and records.
-  ::prctl(PR_SET_TSC, PR_TSC_SIGSEGV);
+  prepare_traced_child();
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRACE(0));
   if (!ctx || seccomp_load(ctx) != 0) {
     static const char msg[] = "rr-like: error: cannot install the seccomp filter\n";

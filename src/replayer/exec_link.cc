@@ -13,6 +13,7 @@
 
 #include <filesystem>
 
+#include "common/child_setup.h"
 #include "common/ptrace.h"
 #include "common/scoped_fd.h"
 #include "vdso/vdso.h"
@@ -107,15 +108,7 @@ Expected<pid_t> spawn_replay_child(const std::string& dir, const std::string& na
     while (::read(read_end.get(), &go, 1) < 0 && errno == EINTR) {
     }
     if (go != 'g') _exit(127);
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    ::personality(ADDR_NO_RANDOMIZE);
-    ::prctl(PR_SET_TSC, PR_TSC_SIGSEGV);
+    prepare_traced_child();
     // The replayed program touches nothing outside: its I/O is emulated.
     int null_fd = ::open("/dev/null", O_RDWR);
     for (int fd = 0; fd <= 2; ++fd) ::dup2(null_fd, fd);

@@ -102,22 +102,33 @@ Status ReplaySession::start_initial(const trace::Event& ev, const trace::ExecEve
   return apply_exec_state(t, ev, ex, patch);
 }
 
+// Runs the task to its next syscall, which must be one of `nrs`.
+Expected<Registers> ReplaySession::advance_to_one_of(ReplayTask& t, const trace::Event& ev,
+                                                     std::initializer_list<int64_t> nrs,
+                                                     const char* what) {
+  if (!t.at_entry) {
+    auto status = advance(t);
+    if (!status) return std::unexpected(status.error());
+    if (!is_syscall_stop(*status))
+      return std::unexpected(
+          divergence(ev, std::string("expected ") + what + ", the task stopped otherwise"));
+  }
+  auto regs = ptrace::get_regs(t.tid);
+  if (!regs) return std::unexpected(regs.error());
+  for (int64_t nr : nrs)
+    if (regs->syscallno() == nr) return regs;
+  return std::unexpected(divergence(
+      ev, std::string("expected ") + what + ", replay made " + syscalls::name(regs->syscallno())));
+}
+
 Status ReplaySession::on_exec(const trace::Event& ev, const trace::ExecEvent& ex) {
   if (tasks_.empty()) return start_initial(ev, ex);
   auto tp = task_for(ev);
   if (!tp) return std::unexpected(tp.error());
   ReplayTask& t = **tp;
-  if (!t.at_entry) {
-    auto status = advance(t);
-    if (!status) return std::unexpected(status.error());
-    if (!is_syscall_stop(*status))
-      return std::unexpected(divergence(ev, "expected an execve, the task stopped otherwise"));
-  }
-  auto regs = ptrace::get_regs(t.tid);
+  auto regs = advance_to_one_of(t, ev, {SYS_execve, SYS_execveat}, "an execve");
   if (!regs) return std::unexpected(regs.error());
   int64_t nr = regs->syscallno();
-  if (nr != SYS_execve && nr != SYS_execveat)
-    return std::unexpected(divergence(ev, "expected an execve, replay made " + syscalls::name(nr)));
   // Exec the trace's copy of the program, through a link whose name is as long
   // as the path the program used, so that the new stack has the same layout.
   std::optional<InterpPatch> patch;
@@ -151,18 +162,10 @@ Status ReplaySession::on_clone(const trace::Event& ev, const trace::CloneEvent& 
   auto tp = task_for(ev);
   if (!tp) return std::unexpected(tp.error());
   ReplayTask& t = **tp;
-  if (!t.at_entry) {
-    auto status = advance(t);
-    if (!status) return std::unexpected(status.error());
-    if (!is_syscall_stop(*status))
-      return std::unexpected(divergence(ev, "expected a clone/fork, the task stopped otherwise"));
-  }
-  auto regs = ptrace::get_regs(t.tid);
+  auto regs =
+      advance_to_one_of(t, ev, {SYS_clone, SYS_clone3, SYS_fork, SYS_vfork}, "a clone or fork");
   if (!regs) return std::unexpected(regs.error());
   int64_t nr = regs->syscallno();
-  if (nr != SYS_clone && nr != SYS_clone3 && nr != SYS_fork && nr != SYS_vfork)
-    return std::unexpected(
-        divergence(ev, "expected a clone/fork, replay made " + syscalls::name(nr)));
   uint64_t child_tid_addr = 0;
   if (nr == SYS_clone && (regs->arg(0) & CLONE_CHILD_SETTID)) child_tid_addr = regs->arg(3);
   if (nr == SYS_clone3) {

@@ -67,6 +67,8 @@ class ReplaySession {
   Status resume(ReplayTask& t, bool sysemu, int sig);
   Expected<int> advance(ReplayTask& t);
   Expected<Registers> advance_to_syscall(ReplayTask& t, const trace::Event& ev, int64_t nr);
+  Expected<Registers> advance_to_one_of(ReplayTask& t, const trace::Event& ev,
+                                        std::initializer_list<int64_t> nrs, const char* what);
   Expected<int> run_for_real(ReplayTask& t, Registers& entry_regs, bool from_sysemu_stop = true);
   void kill_all();
 

@@ -42,17 +42,6 @@ std::vector<MemWrite> get_writes(ByteReader& rd) {
   return ws;
 }
 
-void put_strings(ByteWriter& w, const std::vector<std::string>& v) {
-  w.u64(v.size());
-  for (const auto& s : v) w.str(s);
-}
-std::vector<std::string> get_strings(ByteReader& rd) {
-  std::vector<std::string> v;
-  uint64_t n = rd.u64();
-  for (uint64_t i = 0; i < n && rd.ok(); ++i) v.push_back(rd.str());
-  return v;
-}
-
 void put_mapping(ByteWriter& w, const MappingRecord& m) {
   w.u64(m.start);
   w.u64(m.end);
@@ -124,8 +113,8 @@ void get(ByteReader& rd, RdtscEvent& e) {
 void put(ByteWriter& w, const ExecEvent& e) {
   w.str(e.path);
   w.str(e.trace_file);
-  put_strings(w, e.argv);
-  put_strings(w, e.envp);
+  w.strings(e.argv);
+  w.strings(e.envp);
   w.bytes(e.auxv);
   w.raw(e.at_random.data(), e.at_random.size());
   put_regs(w, e.regs);
@@ -137,8 +126,8 @@ void put(ByteWriter& w, const ExecEvent& e) {
 void get(ByteReader& rd, ExecEvent& e) {
   e.path = rd.str();
   e.trace_file = rd.str();
-  e.argv = get_strings(rd);
-  e.envp = get_strings(rd);
+  e.argv = rd.strings();
+  e.envp = rd.strings();
   e.auxv = rd.bytes();
   rd.raw(e.at_random.data(), e.at_random.size());
   e.regs = get_regs(rd);

@@ -25,25 +25,13 @@ uint64_t fnv1a(std::span<const uint8_t> data) {
   return h;
 }
 
-void put_strings(ByteWriter& w, const std::vector<std::string>& v) {
-  w.u64(v.size());
-  for (const auto& s : v) w.str(s);
-}
-
-std::vector<std::string> get_strings(ByteReader& rd) {
-  std::vector<std::string> v;
-  uint64_t n = rd.u64();
-  for (uint64_t i = 0; i < n && rd.ok(); ++i) v.push_back(rd.str());
-  return v;
-}
-
 std::vector<uint8_t> encode_body(const Header& h) {
   ByteWriter w;
   w.u8(static_cast<uint8_t>(h.state));
   w.str(h.failure_reason);
   w.str(h.program);
-  put_strings(w, h.argv);
-  put_strings(w, h.envp);
+  w.strings(h.argv);
+  w.strings(h.envp);
   w.str(h.cwd);
   w.i64(h.start_time_ns);
   w.i64(h.end_time_ns);
@@ -67,8 +55,8 @@ bool decode_body(std::span<const uint8_t> body, Header& h) {
   h.state = static_cast<Header::State>(state);
   h.failure_reason = rd.str();
   h.program = rd.str();
-  h.argv = get_strings(rd);
-  h.envp = get_strings(rd);
+  h.argv = rd.strings();
+  h.envp = rd.strings();
   h.cwd = rd.str();
   h.start_time_ns = rd.i64();
   h.end_time_ns = rd.i64();
