@@ -2,6 +2,8 @@
 
 #include <elf.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/personality.h>
@@ -11,7 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <filesystem>
+#include <iterator>
 
 #include "common/child_setup.h"
 #include "common/ptrace.h"
@@ -32,6 +36,25 @@ Expected<size_t> recorded_path_length(const trace::ExecEvent& ex) {
   if (!execfn || stack_end == 0 || *execfn + 9 > stack_end)
     return fail("the trace does not describe the program's initial stack");
   return static_cast<size_t>(stack_end - 8 - *execfn - 1);
+}
+
+// Calls into the legacy vsyscall page are emulated by the kernel without a
+// syscall, so PTRACE_SYSEMU never sees them; the kernel does consult seccomp.
+// This filter traces exactly those (instruction pointer in the vsyscall page)
+// and allows every real syscall, which SYSEMU stops before seccomp anyway.
+bool stop_at_vsyscalls() {
+  constexpr uint32_t kIpLow = offsetof(seccomp_data, instruction_pointer);
+  static sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kIpLow + 4),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xffffffff, 0, 3),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kIpLow),
+      BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0xff600000, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog prog{static_cast<unsigned short>(std::size(filter)), filter};
+  return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
 }
 
 }  // namespace
@@ -109,6 +132,7 @@ Expected<pid_t> spawn_replay_child(const std::string& dir, const std::string& na
     }
     if (go != 'g') _exit(127);
     prepare_traced_child();
+    if (!stop_at_vsyscalls()) _exit(127);
     // The replayed program touches nothing outside: its I/O is emulated.
     int null_fd = ::open("/dev/null", O_RDWR);
     for (int fd = 0; fd <= 2; ++fd) ::dup2(null_fd, fd);
@@ -125,7 +149,7 @@ Expected<pid_t> spawn_replay_child(const std::string& dir, const std::string& na
   read_end.reset();
   unsigned long options = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |
                           PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT |
-                          PTRACE_O_EXITKILL;
+                          PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL;
   if (auto st = ptrace::seize(pid, options); !st) {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);

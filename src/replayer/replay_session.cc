@@ -200,7 +200,9 @@ Expected<Registers> ReplaySession::advance_to_syscall(ReplayTask& t, const trace
   if (!t.at_entry) {
     auto status = advance(t);
     if (!status) return std::unexpected(status.error());
-    if (!WIFSTOPPED(*status) || WSTOPSIG(*status) != (SIGTRAP | 0x80))
+    // A vsyscall-page call stops through the replay's seccomp filter.
+    bool vsyscall = WIFSTOPPED(*status) && (*status >> 16) == PTRACE_EVENT_SECCOMP;
+    if (!vsyscall && (!WIFSTOPPED(*status) || WSTOPSIG(*status) != (SIGTRAP | 0x80)))
       return std::unexpected(
           divergence(ev, fmt::format("expected syscall {}, but the task stopped with {}",
                                      syscalls::name(nr), describe_status(*status))));
