@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdint>
 #include <fstream>
 #include <string>
 
@@ -18,6 +19,19 @@ pid_t read_tgid(pid_t tid) {
     }
   }
   return tid;
+}
+
+bool signal_is_caught(pid_t tid, int sig) {
+  std::ifstream f("/proc/" + std::to_string(tid) + "/status");
+  std::string key, value;
+  while (f >> key) {
+    if (key == "SigCgt:") {
+      f >> value;
+      uint64_t mask = std::stoull(value, nullptr, 16);
+      return (mask >> (sig - 1)) & 1;
+    }
+  }
+  return false;
 }
 
 char task_state(pid_t tid) {

@@ -273,7 +273,9 @@ Status ReplaySession::on_signal(const trace::Event& ev, const trace::SignalEvent
   if (!tp) return std::unexpected(tp.error());
   ReplayTask& t = **tp;
   if (!se.deterministic) {
-    if (is_stop_signal(se.signo)) return {};  // job control is not replayed
+    // Job control is not replayed: a stop signal with its default action stops
+    // nothing here. One the program catches runs its handler as recorded.
+    if (is_stop_signal(se.signo) && !signal_is_caught(t.tid, se.signo)) return {};
     // Sent from outside when recorded: send it again, to this task only.
     if (t.first_stop_pending) {
       auto st = wait_stop(t);

@@ -192,7 +192,16 @@ Expected<int> ReplaySession::advance(ReplayTask& t) {
   }
   int sig = std::exchange(t.pending_sig, 0);
   RRL_TRY(resume(t, /*sysemu=*/true, sig));
-  return wait_stop(t);
+  while (true) {
+    auto status = wait_stop(t);
+    if (!status) return status;
+    // A SIGCONT sent to a seized task traps it once (PTRACE_EVENT_STOP with
+    // SIGTRAP) to tell the tracer; replay has nothing to do there.
+    bool notification = WIFSTOPPED(*status) && (*status >> 16) == PTRACE_EVENT_STOP &&
+                        WSTOPSIG(*status) == SIGTRAP;
+    if (!notification) return status;
+    RRL_TRY(ptrace::sysemu(t.tid, 0));
+  }
 }
 
 Expected<Registers> ReplaySession::advance_to_syscall(ReplayTask& t, const trace::Event& ev,
