@@ -237,7 +237,12 @@ Status ReplaySession::on_exit(const trace::Event& ev, const trace::ExitEvent&) {
             RRL_TRY(ptrace::set_regs(t.tid, *regs));
             RRL_TRY(ptrace::cont(t.tid));
           } else {
-            ::kill(t.tid, SIGKILL);  // it was killed from outside while in this syscall
+            // Killed while in this syscall, from outside (kill -9) or by a
+            // sibling's exec or exit_group that replay emulates or has not
+            // reached yet. Killing it here would take its whole process; it
+            // stays parked, never to run again, and goes with the replay.
+            t.exited = true;
+            return {};
           }
           t.at_entry = false;
         } else if (ptrace_event(status) != PTRACE_EVENT_EXIT && !WIFEXITED(status) &&
