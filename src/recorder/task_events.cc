@@ -137,8 +137,10 @@ Status Session::finish_exit(Task& t) {
 
 Status Session::on_exec(Task& t) {
   // A non-leader thread that execs takes over the leader's tid.
+  pid_t former_tid = 0;
   if (auto former = ptrace::get_event_msg(t.tid); former && static_cast<pid_t>(*former) != t.tid) {
-    auto it = tasks_.find(static_cast<pid_t>(*former));
+    former_tid = static_cast<pid_t>(*former);
+    auto it = tasks_.find(former_tid);
     if (it != tasks_.end()) {
       t.in_syscall = it->second->in_syscall;
       t.entry_nr = it->second->entry_nr;
@@ -155,6 +157,7 @@ Status Session::on_exec(Task& t) {
     return fail("32-bit (i386) programs cannot be recorded yet by this rr-like");
   trace::ExecEvent ev;
   ev.regs = *regs;
+  ev.former_tid = former_tid;
   char exe[4096];
   ssize_t n = ::readlink(fmt::format("/proc/{}/exe", t.tid).c_str(), exe, sizeof exe - 1);
   ev.path = n > 0 ? std::string(exe, static_cast<size_t>(n)) : std::string();

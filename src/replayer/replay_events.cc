@@ -123,9 +123,13 @@ Expected<Registers> ReplaySession::advance_to_one_of(ReplayTask& t, const trace:
 
 Status ReplaySession::on_exec(const trace::Event& ev, const trace::ExecEvent& ex) {
   if (tasks_.empty()) return start_initial(ev, ex);
-  auto tp = task_for(ev);
-  if (!tp) return std::unexpected(tp.error());
-  ReplayTask& t = **tp;
+  // A thread other than the leader may exec: it is known by its own tid until then.
+  pid_t performer = ex.former_tid ? ex.former_tid : ev.tid;
+  auto it = tasks_.find(performer);
+  if (it == tasks_.end())
+    return std::unexpected(
+        divergence(ev, "the exec names a task that does not exist in the replay"));
+  ReplayTask& t = *it->second;
   auto regs = advance_to_one_of(t, ev, {SYS_execve, SYS_execveat}, "an execve");
   if (!regs) return std::unexpected(regs.error());
   int64_t nr = regs->syscallno();
@@ -144,18 +148,49 @@ Status ReplaySession::on_exec(const trace::Event& ev, const trace::ExecEvent& ex
   regs->r.rdi = name_addr;
   regs->r.rsi = argv;
   regs->r.rdx = envp;
-  auto status = run_for_real(t, *regs);
+  auto status = run_for_real(t, *regs, /*from_sysemu_stop=*/true, /*wait_last=*/false);
   if (!status) return std::unexpected(status.error());
-  if (ptrace_event(*status) != PTRACE_EVENT_EXEC)
-    return std::unexpected(divergence(ev, "the replayed execve did not exec"));
-  // Other threads of the process are gone now.
-  for (auto& [rec, other] : tasks_) {
-    if (other.get() != &t && other->tgid == t.tgid && !other->exited) {
-      other->exited = true;
-      ::kill(other->tid, SIGKILL);
-    }
+  RRL_TRY(await_exec(t, ev));
+  // The process's other threads are gone; the performer is now the leader.
+  for (auto& [rec, other] : tasks_)
+    if (other.get() != &t && other->tgid == t.tgid) other->exited = true;
+  if (performer != ev.tid) {
+    auto self = std::move(tasks_[performer]);
+    tasks_.erase(performer);
+    self->rec_tid = ev.tid;
+    self->tid = self->tgid;
+    tasks_[ev.tid] = std::move(self);
   }
-  return apply_exec_state(t, ev, ex, patch);
+  return apply_exec_state(*tasks_[ev.tid], ev, ex, patch);
+}
+
+// Waits for the exec stop of `t`. While the kernel ends the process's other
+// threads, each stops at its exit (PTRACE_O_TRACEEXIT) and must be let go, or
+// the exec waits forever; the exec'ing thread reappears with the leader's tid.
+Status ReplaySession::await_exec(ReplayTask& t, const trace::Event& ev) {
+  while (true) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, __WALL);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      return fail_errno("waitpid during a replayed exec");
+    }
+    if ((pid == t.tid || pid == t.tgid) && ptrace_event(status) == PTRACE_EVENT_EXEC) return {};
+    if (WIFSTOPPED(status) && ptrace_event(status) == PTRACE_EVENT_EXIT) {
+      (void)ptrace::cont(pid);
+      continue;
+    }
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      for (auto& [rec, other] : tasks_)
+        if (other->tid == pid && other.get() != &t) other->exited = true;
+      if (pid == t.tid) return std::unexpected(divergence(ev, "the task died in its execve"));
+      continue;
+    }
+    if (pid == t.tid || pid == t.tgid)
+      return std::unexpected(divergence(
+          ev,
+          fmt::format("the replayed execve stopped with status {:#x}, not at its exec", status)));
+  }
 }
 
 Status ReplaySession::on_clone(const trace::Event& ev, const trace::CloneEvent& ce) {
@@ -296,7 +331,9 @@ Status ReplaySession::on_signal(const trace::Event& ev, const trace::SignalEvent
     }
     t.restart_result = 0;  // the kernel restarts (or not) around the signal itself
   }
+  t.expected_signal = se.signo;
   auto status = advance(t);
+  t.expected_signal = 0;
   if (!status) return std::unexpected(status.error());
   if (!WIFSTOPPED(*status) || WSTOPSIG(*status) != se.signo || ptrace_event(*status) != 0)
     return std::unexpected(divergence(

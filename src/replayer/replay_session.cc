@@ -197,11 +197,25 @@ Expected<int> ReplaySession::advance(ReplayTask& t) {
     if (!status) return status;
     // A SIGCONT sent to a seized task traps it once (PTRACE_EVENT_STOP with
     // SIGTRAP) to tell the tracer; replay has nothing to do there.
-    bool notification = WIFSTOPPED(*status) && (*status >> 16) == PTRACE_EVENT_STOP &&
-                        WSTOPSIG(*status) == SIGTRAP;
-    if (!notification) return status;
+    bool notification =
+        WIFSTOPPED(*status) && (*status >> 16) == PTRACE_EVENT_STOP && WSTOPSIG(*status) == SIGTRAP;
+    if (!notification && !is_stray_signal(t, *status)) return status;
     RRL_TRY(ptrace::sysemu(t.tid, 0));
   }
+}
+
+// Replayed processes are real processes: the kernel sends them signals of its
+// own (SIGCHLD when a replayed child exits, ...). Those are not the recorded
+// ones, which replay injects itself: they are dropped. A signal replay waits
+// for (`expected_signal`) and faults raised by an instruction pass.
+bool ReplaySession::is_stray_signal(const ReplayTask& t, int status) const {
+  if (!WIFSTOPPED(status) || (status >> 16) != 0) return false;
+  int sig = WSTOPSIG(status);
+  if (sig == (SIGTRAP | 0x80) || sig == t.expected_signal) return false;
+  auto si = ptrace::get_siginfo(t.tid);
+  if (!si) return false;
+  bool fault = sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP;
+  return !(fault && (si->si_code > 0 || si->si_code == SI_KERNEL));
 }
 
 Expected<Registers> ReplaySession::advance_to_syscall(ReplayTask& t, const trace::Event& ev,
@@ -231,7 +245,8 @@ Expected<Registers> ReplaySession::advance_to_syscall(ReplayTask& t, const trace
 // instruction, let the skipped syscall finish (its exit stop), then run the
 // instruction again through ordinary entry and exit stops. Returns the status
 // of the stop after the entry: the exit, or a ptrace event (clone, exec, exit).
-Expected<int> ReplaySession::run_for_real(ReplayTask& t, Registers& regs, bool from_sysemu_stop) {
+Expected<int> ReplaySession::run_for_real(ReplayTask& t, Registers& regs, bool from_sysemu_stop,
+                                          bool wait_last) {
   regs.r.rax = regs.r.orig_rax;
   regs.r.rip -= 2;
   RRL_TRY(ptrace::set_regs(t.tid, regs));
@@ -249,6 +264,7 @@ Expected<int> ReplaySession::run_for_real(ReplayTask& t, Registers& regs, bool f
                               describe_status(*status)));
   }
   RRL_TRY(ptrace::syscall(t.tid));
+  if (!wait_last) return 0;  // the caller collects the stop
   return wait_stop(t);
 }
 

@@ -43,6 +43,7 @@ struct ReplayTask {
   bool exited = false;
   int pending_sig = 0;         // signal to deliver at the next resume
   int64_t restart_result = 0;  // emulated -ERESTART* result to turn into a restart
+  int expected_signal = 0;     // a recorded signal replay is about to deliver
   int signal_sent = 0;         // the next SignalEvent's signal is already queued (see on_syscall)
 };
 
@@ -66,10 +67,13 @@ class ReplaySession {
   Expected<int> wait_stop(ReplayTask& t);
   Status resume(ReplayTask& t, bool sysemu, int sig);
   Expected<int> advance(ReplayTask& t);
+  bool is_stray_signal(const ReplayTask& t, int status) const;
   Expected<Registers> advance_to_syscall(ReplayTask& t, const trace::Event& ev, int64_t nr);
   Expected<Registers> advance_to_one_of(ReplayTask& t, const trace::Event& ev,
                                         std::initializer_list<int64_t> nrs, const char* what);
-  Expected<int> run_for_real(ReplayTask& t, Registers& entry_regs, bool from_sysemu_stop = true);
+  Expected<int> run_for_real(ReplayTask& t, Registers& entry_regs, bool from_sysemu_stop = true,
+                             bool wait_last = true);
+  Status await_exec(ReplayTask& t, const trace::Event& ev);
   void kill_all();
 
   // Events (replay_syscalls.cc, replay_events.cc).

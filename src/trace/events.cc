@@ -122,6 +122,7 @@ void put(ByteWriter& w, const ExecEvent& e) {
   for (const auto& m : e.mappings) put_mapping(w, m);
   w.u64(e.stack_start);
   w.bytes(e.stack);
+  w.u32(static_cast<uint32_t>(e.former_tid));
 }
 void get(ByteReader& rd, ExecEvent& e) {
   e.path = rd.str();
@@ -135,6 +136,7 @@ void get(ByteReader& rd, ExecEvent& e) {
   for (uint64_t i = 0; i < n && rd.ok(); ++i) e.mappings.push_back(get_mapping(rd));
   e.stack_start = rd.u64();
   e.stack = rd.bytes();
+  e.former_tid = static_cast<int32_t>(rd.u32());
 }
 
 void put(ByteWriter& w, const MmapEvent& e) {

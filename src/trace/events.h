@@ -80,6 +80,9 @@ struct ExecEvent {
   std::vector<MappingRecord> mappings;  // address space right after exec
   uint64_t stack_start = 0;             // initial stack contents [stack_start, stack end)
   std::vector<uint8_t> stack;
+  // The thread that called execve when it was not the thread-group leader;
+  // it takes over the leader's tid (the event's tid). 0 otherwise.
+  int32_t former_tid = 0;
 };
 
 struct MmapEvent {

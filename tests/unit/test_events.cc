@@ -112,6 +112,7 @@ TEST_CASE("exec event round trip", "[events]") {
   e.mappings[1].trace_file = "";
   e.stack_start = 0x7ffffffde000;
   e.stack = std::vector<uint8_t>(4096, 0x5a);
+  e.former_tid = 4242;
   auto d = round_trip(e);
   CHECK(d.path == e.path);
   CHECK(d.trace_file == e.trace_file);
@@ -125,6 +126,7 @@ TEST_CASE("exec event round trip", "[events]") {
   CHECK(same_mapping(d.mappings[1], e.mappings[1]));
   CHECK(d.stack_start == e.stack_start);
   CHECK(d.stack == e.stack);
+  CHECK(d.former_tid == e.former_tid);
 }
 
 TEST_CASE("mmap, clone, exit and patch events round trip", "[events]") {
