@@ -48,7 +48,12 @@ Status check_executable(const std::string& path) {
     _exit(127);
   }
   ::execv(path, argv);
-  _exit(127);
+  // Like a shell: say why, exit 126 (cannot execute) or 127 (not found). This
+  // failed execve and the message are part of the recording.
+  int err = errno;
+  const char* parts[] = {"rr-like: error: cannot execute ", path, ": ", strerrordesc_np(err), "\n"};
+  for (const char* part : parts) (void)!::write(2, part, std::strlen(part));
+  _exit(err == ENOENT ? 127 : 126);
 }
 
 }  // namespace

@@ -16,7 +16,8 @@ CASES=(missing_program not_executable unknown_option_record unknown_option_globa
   unknown_subcommand record_without_program unwritable_trace_dir full_disk
   killed_during_recording ctrl_c ctrl_c_process_group dump_nonexistent version record_help
   dump_cat_hostname replay_no_trace replay_unknown_name replay_truncated replay_corrupt
-  replay_other_version replay_edited_result replay_needs_autopilot replay_after_deletion)
+  replay_other_version replay_edited_result replay_needs_autopilot replay_after_deletion
+  exec_format_error)
 
 RR_LIKE=$(resolve_exe "$1") || fail "rr-like not found: $1"
 # The trace-damaging test tool (tests/tools/trace_edit.cc), from meson.
@@ -156,6 +157,16 @@ case_not_executable() {
   run_rr nonzero record -o "$TMP/t" "$TMP/not-executable"
   expect_error "$TMP/not-executable"
   ! grep -q 'should not run' "$TMP/out" || fail "the file ran"
+}
+
+# Executable, but not a format the kernel runs: a shell-like message and 126.
+case_exec_format_error() {
+  head -c 200 /dev/urandom > "$TMP/garbage"
+  printf 'XXXX' | dd of="$TMP/garbage" conv=notrunc 2> /dev/null # never an ELF or #! by chance
+  chmod 755 "$TMP/garbage"
+  run_rr 126 record -o "$TMP/t" "$TMP/garbage"
+  expect_error "$TMP/garbage"
+  grep -q 'Exec format error' "$TMP/err" || fail "the message does not give the reason"
 }
 
 case_unknown_option_record() {
