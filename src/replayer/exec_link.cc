@@ -82,9 +82,14 @@ Expected<std::string> ExecLinks::link_for(const trace::ExecEvent& ex, const std:
   auto cached = copies_.find(target);
   if (cached == copies_.end()) {
     std::string copy_name = "exe-" + std::to_string(copies_.size());
-    auto made = make_exec_copy(target, interp, dir_, copy_name);
-    if (!made) return std::unexpected(made.error());
-    cached = copies_.emplace(target, std::make_pair(dir_ + "/" + copy_name, *made)).first;
+    if (interp.empty()) {
+      // The system's loader is the recorded one: exec the trace's file as is.
+      cached = copies_.emplace(target, std::make_pair(target, std::nullopt)).first;
+    } else {
+      auto made = make_exec_copy(target, interp, dir_, copy_name);
+      if (!made) return std::unexpected(made.error());
+      cached = copies_.emplace(target, std::make_pair(dir_ + "/" + copy_name, *made)).first;
+    }
   }
   const std::string& copy_path = cached->second.first;
   *patch = cached->second.second;

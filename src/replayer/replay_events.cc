@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,10 +43,18 @@ int ptrace_event(int status) {
 // The name to exec for `ex` (see exec_copy.h and exec_link.h).
 Expected<std::string> ReplaySession::exec_link(const trace::ExecEvent& ex,
                                                std::optional<InterpPatch>* patch) {
-  // At exec, the only file mappings are the program and its loader.
+  // At exec, the only file mappings are the program and its loader. When the
+  // loader the kernel will pick is still the very file recorded (same device,
+  // inode and size), the program needs no rewritten copy.
   std::string interp;
-  for (const auto& m : ex.mappings)
-    if (m.path != ex.path && !m.trace_file.empty()) interp = reader_.file_path(m.trace_file);
+  for (const auto& m : ex.mappings) {
+    if (m.path == ex.path || m.trace_file.empty()) continue;
+    interp = reader_.file_path(m.trace_file);
+    struct stat now, saved;
+    if (::stat(m.path.c_str(), &now) == 0 && ::stat(interp.c_str(), &saved) == 0 &&
+        now.st_dev == m.dev && now.st_ino == m.inode && now.st_size == saved.st_size)
+      interp.clear();
+  }
   return exec_links_.link_for(ex, reader_.file_path(ex.trace_file), interp, patch);
 }
 
