@@ -24,6 +24,7 @@ namespace rrl::recorder {
 namespace {
 
 volatile sig_atomic_t g_interrupted = 0;
+volatile sig_atomic_t g_alarm_fired = 0;
 
 void on_interrupt(int) {
   g_interrupted = 1;
@@ -38,7 +39,7 @@ void install_interrupt_handlers() {
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
   // SIGALRM wakes the scheduler at the end of a time slice.
   struct sigaction alarm {};
-  alarm.sa_handler = [](int) {};
+  alarm.sa_handler = [](int) { g_alarm_fired = 1; };
   sigemptyset(&alarm.sa_mask);
   ::sigaction(SIGALRM, &alarm, nullptr);
   // Write errors (a full disk, a file size limit) come back as errors instead.
@@ -113,6 +114,12 @@ Expected<std::string> choose_trace_dir(const RecordOptions& opts, const std::str
 
 bool interrupted() {
   return g_interrupted != 0;
+}
+
+bool take_alarm() {
+  bool fired = g_alarm_fired != 0;
+  g_alarm_fired = 0;
+  return fired;
 }
 
 Expected<int> record(const RecordOptions& opts) {

@@ -82,21 +82,33 @@ Status Session::run() {
 // and goes to the back of the queue. The SIGALRM timer only exists to wake the
 // scheduler out of waitpid.
 void Session::enforce_time_slice() {
-  itimerval off{};
   bool others_wait = running_ && (!ready_.empty() || !running_->deferred.empty());
   if (!others_wait || running_->interrupt_sent) {
-    ::setitimer(ITIMER_REAL, &off, nullptr);
+    set_alarm(0);
     return;
   }
   int64_t elapsed = monotonic_ms() - running_since_ms_;
   if (elapsed >= kTimeSliceMs) {
-    ::setitimer(ITIMER_REAL, &off, nullptr);
+    set_alarm(0);
     if (ptrace::interrupt(running_->tid)) running_->interrupt_sent = true;
     return;
   }
-  itimerval slice{};
-  slice.it_value.tv_usec = static_cast<suseconds_t>((kTimeSliceMs - elapsed) * 1000);
-  ::setitimer(ITIMER_REAL, &slice, nullptr);
+  set_alarm(running_since_ms_ + kTimeSliceMs);
+}
+
+// Arms SIGALRM for `deadline_ms` (monotonic), or disarms it with 0; a timer
+// already set for that deadline is left alone (this runs at every stop).
+void Session::set_alarm(int64_t deadline_ms) {
+  if (take_alarm()) alarm_deadline_ms_ = 0;  // it went off: nothing is armed now
+  if (deadline_ms == alarm_deadline_ms_) return;
+  alarm_deadline_ms_ = deadline_ms;
+  itimerval timer{};
+  if (deadline_ms != 0) {
+    int64_t left_ms = std::max<int64_t>(1, deadline_ms - monotonic_ms());
+    timer.it_value.tv_sec = left_ms / 1000;
+    timer.it_value.tv_usec = static_cast<suseconds_t>((left_ms % 1000) * 1000);
+  }
+  ::setitimer(ITIMER_REAL, &timer, nullptr);
 }
 
 Task* Session::pick_ready() {

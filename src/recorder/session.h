@@ -86,6 +86,7 @@ class Session {
   Status record(pid_t tid, trace::EventData data);
   Status write_event(pid_t tid, trace::EventData data);
   void enforce_time_slice();
+  void set_alarm(int64_t deadline_ms);
 
   // Syscalls (syscall_stops.cc).
   Status on_syscall_entry(Task& t);
@@ -120,6 +121,7 @@ class Session {
   std::set<pid_t> shared_file_maps_;  // processes with a MAP_SHARED file mapping  // tasks whose
                                       // syscall entry has no event yet
   int64_t running_since_ms_ = 0;
+  int64_t alarm_deadline_ms_ = 0;  // when SIGALRM is due, 0 when not armed
   int64_t last_flush_ms_ = 0;
   // Identity (st_dev, st_ino) of rr-like's own stdout and stderr, to mark the
   // writes that replay must show again.
@@ -128,5 +130,7 @@ class Session {
 
 // Set by rr-like's SIGINT/SIGTERM/SIGHUP handler.
 bool interrupted();
+// Whether the time-slice SIGALRM fired since the last call.
+bool take_alarm();
 
 }  // namespace rrl::recorder

@@ -192,6 +192,13 @@ Expected<int> ReplaySession::advance(ReplayTask& t) {
   }
   int sig = std::exchange(t.pending_sig, 0);
   RRL_TRY(resume(t, /*sysemu=*/true, sig));
+  return wait_filtered(t, /*sysemu=*/true);
+}
+
+// Waits for the task's next stop that matters: job-control notifications and
+// stray signals (see is_stray_signal) are let go, resuming the task the way it
+// was resumed.
+Expected<int> ReplaySession::wait_filtered(ReplayTask& t, bool sysemu) {
   while (true) {
     auto status = wait_stop(t);
     if (!status) return status;
@@ -200,7 +207,7 @@ Expected<int> ReplaySession::advance(ReplayTask& t) {
     bool notification =
         WIFSTOPPED(*status) && (*status >> 16) == PTRACE_EVENT_STOP && WSTOPSIG(*status) == SIGTRAP;
     if (!notification && !is_stray_signal(t, *status)) return status;
-    RRL_TRY(ptrace::sysemu(t.tid, 0));
+    RRL_TRY(sysemu ? ptrace::sysemu(t.tid, 0) : ptrace::syscall(t.tid, 0));
   }
 }
 
@@ -257,7 +264,7 @@ Expected<int> ReplaySession::run_for_real(ReplayTask& t, Registers& regs, bool f
   if (from_sysemu_stop) stops.insert(stops.begin(), "exit of the emulated call");
   for (const char* stop : stops) {
     RRL_TRY(ptrace::syscall(t.tid));
-    auto status = wait_stop(t);
+    auto status = wait_filtered(t, /*sysemu=*/false);
     if (!status) return status;
     if (!WIFSTOPPED(*status) || WSTOPSIG(*status) != (SIGTRAP | 0x80))
       return fail(fmt::format("re-running a syscall: expected its {} stop, got {}", stop,
@@ -265,7 +272,7 @@ Expected<int> ReplaySession::run_for_real(ReplayTask& t, Registers& regs, bool f
   }
   RRL_TRY(ptrace::syscall(t.tid));
   if (!wait_last) return 0;  // the caller collects the stop
-  return wait_stop(t);
+  return wait_filtered(t, /*sysemu=*/false);
 }
 
 void ReplaySession::kill_all() {

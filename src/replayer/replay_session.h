@@ -68,6 +68,7 @@ class ReplaySession {
   Status resume(ReplayTask& t, bool sysemu, int sig);
   Expected<int> advance(ReplayTask& t);
   bool is_stray_signal(const ReplayTask& t, int status) const;
+  Expected<int> wait_filtered(ReplayTask& t, bool sysemu);
   Expected<Registers> advance_to_syscall(ReplayTask& t, const trace::Event& ev, int64_t nr);
   Expected<Registers> advance_to_one_of(ReplayTask& t, const trace::Event& ev,
                                         std::initializer_list<int64_t> nrs, const char* what);
