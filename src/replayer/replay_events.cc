@@ -181,8 +181,9 @@ Status ReplaySession::await_exec(ReplayTask& t, const trace::Event& ev) {
     int status = 0;
     pid_t pid = ::waitpid(-1, &status, __WALL);
     if (pid < 0) {
-      if (errno == EINTR) continue;
-      return fail_errno("waitpid during a replayed exec");
+      if (errno != EINTR) return fail_errno("waitpid during a replayed exec");
+      RRL_TRY(check_stop_request("during the exec of"));
+      continue;
     }
     if ((pid == t.tid || pid == t.tgid) && ptrace_event(status) == PTRACE_EVENT_EXEC) return {};
     if (WIFSTOPPED(status) && ptrace_event(status) == PTRACE_EVENT_EXIT) {

@@ -98,33 +98,42 @@ Expected<const trace::Event*> ReplaySession::peek_event() {
 
 namespace {
 
-// What replay is doing, for the message when it is interrupted or killed by a
-// timeout: which event it was replaying.
-volatile sig_atomic_t g_current_event = -1;
-volatile sig_atomic_t g_current_tid = 0;
+// Ctrl-C, a hangup or a kill (a test's timeout) ends the replay cleanly: the
+// handler only notes the signal; waits return EINTR (no SA_RESTART), and the
+// replay unwinds, killing its tasks and removing its scratch directory.
+volatile sig_atomic_t g_stop_signal = 0;
 
-void on_fatal_signal(int sig) {
-  char buf[160];
-  int n = std::snprintf(buf, sizeof buf,
-                        "rr-like: replay interrupted (signal %d) while replaying event %ld of "
-                        "recorded tid %ld\n",
-                        sig, static_cast<long>(g_current_event), static_cast<long>(g_current_tid));
-  if (n > 0) (void)!::write(2, buf, static_cast<size_t>(n));
-  ::_exit(128 + sig);  // PTRACE_O_EXITKILL takes the replayed tasks along
+void on_stop_signal(int sig) {
+  g_stop_signal = sig;
 }
 
 }  // namespace
 
+Status ReplaySession::check_stop_request(const char* where) const {
+  if (g_stop_signal == 0) return {};
+  return fail(fmt::format("replay interrupted by signal {} {} event {} of recorded tid {}",
+                          static_cast<int>(g_stop_signal), where, current_event_, current_tid_));
+}
+
 Status ReplaySession::run() {
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::signal(sig, on_fatal_signal);
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
   while (true) {
+    RRL_TRY(check_stop_request("before"));
     auto ev = next_event();
     if (!ev) return std::unexpected(ev.error());
     if (!*ev) break;
-    g_current_event = static_cast<sig_atomic_t>((*ev)->number);
-    g_current_tid = (*ev)->tid;
+    current_event_ = (*ev)->number;
+    current_tid_ = (*ev)->tid;
     kLog.debug((*ev)->tid, "event {} {}", (*ev)->number, trace::kind_name((*ev)->data));
-    RRL_TRY(dispatch(**ev));
+    if (auto st = dispatch(**ev); !st) {
+      // A stop request also reaches the replayed tasks (Ctrl-C, a timeout's
+      // signal to the process group): say that, not "diverged".
+      RRL_TRY(check_stop_request("while replaying"));
+      return st;
+    }
   }
   return {};
 }
@@ -164,6 +173,7 @@ Expected<int> ReplaySession::wait_stop(ReplayTask& t) {
   int status = 0;
   while (::waitpid(t.tid, &status, __WALL) < 0) {
     if (errno != EINTR) return fail_errno(fmt::format("waitpid for replayed task {}", t.tid));
+    RRL_TRY(check_stop_request("while replaying"));
   }
   if (WIFEXITED(status) || WIFSIGNALED(status)) t.exited = true;
   return status;

@@ -61,6 +61,7 @@ class ReplaySession {
   Status take_signal_with_mask(ReplayTask& t, const trace::SyscallEvent& sc, Registers& regs);
   Status dispatch(const trace::Event& ev);
   Error divergence(const trace::Event& ev, const std::string& what) const;
+  Status check_stop_request(const char* where) const;
 
   // Tasks and stops (replay_session.cc).
   Expected<ReplayTask*> task_for(const trace::Event& ev);
@@ -108,6 +109,8 @@ class ReplaySession {
   std::optional<trace::Event> lookahead_;
   std::map<pid_t, std::unique_ptr<ReplayTask>> tasks_;  // by recorded tid
   ExecLinks exec_links_;
+  uint64_t current_event_ = 0;  // for messages
+  pid_t current_tid_ = 0;
   std::set<std::string> shared_files_;
   std::set<std::string> scratch_made_;
 };
