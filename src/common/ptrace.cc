@@ -52,6 +52,8 @@ const char* request_name(int req) {
       return "PEEKUSER";
     case PTRACE_POKEUSER:
       return "POKEUSER";
+    case PTRACE_GET_SYSCALL_INFO:
+      return "GET_SYSCALL_INFO";
     default:
       return "?";
   }
@@ -129,6 +131,13 @@ Expected<unsigned long> get_event_msg(pid_t tid) {
   unsigned long msg = 0;
   RRL_TRY(call_void(PTRACE_GETEVENTMSG, tid, nullptr, &msg));
   return msg;
+}
+
+Expected<bool> syscall_stop_is_exit(pid_t tid) {
+  __ptrace_syscall_info info;
+  std::memset(&info, 0, sizeof info);
+  RRL_TRY(call_void(PTRACE_GET_SYSCALL_INFO, tid, reinterpret_cast<void*>(sizeof info), &info));
+  return info.op == PTRACE_SYSCALL_INFO_EXIT;
 }
 
 Expected<siginfo_t> get_siginfo(pid_t tid) {

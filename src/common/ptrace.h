@@ -30,6 +30,8 @@ Expected<Registers> get_regs(pid_t tid);
 Status set_regs(pid_t tid, const Registers& regs);
 Expected<unsigned long> get_event_msg(pid_t tid);
 Expected<siginfo_t> get_siginfo(pid_t tid);
+// At a syscall stop: whether it is the exit stop (PTRACE_GET_SYSCALL_INFO).
+Expected<bool> syscall_stop_is_exit(pid_t tid);
 Status set_siginfo(pid_t tid, const siginfo_t& si);
 Expected<uint64_t> peek_user(pid_t tid, uint64_t offset);
 Status poke_user(pid_t tid, uint64_t offset, uint64_t value);

@@ -114,9 +114,9 @@ Status ReplaySession::start_initial(const trace::Event& ev, const trace::ExecEve
 // Runs the task to its next syscall, which must be one of `nrs`.
 Expected<Registers> ReplaySession::advance_to_one_of(ReplayTask& t, const trace::Event& ev,
                                                      std::initializer_list<int64_t> nrs,
-                                                     const char* what) {
+                                                     const char* what, bool for_real) {
   if (!t.at_entry) {
-    auto status = advance(t);
+    auto status = advance_to_entry(t, for_real);
     if (!status) return std::unexpected(status.error());
     if (!is_syscall_stop(*status))
       return std::unexpected(
@@ -139,7 +139,8 @@ Status ReplaySession::on_exec(const trace::Event& ev, const trace::ExecEvent& ex
     return std::unexpected(
         divergence(ev, "the exec names a task that does not exist in the replay"));
   ReplayTask& t = *it->second;
-  auto regs = advance_to_one_of(t, ev, {SYS_execve, SYS_execveat}, "an execve");
+  auto regs = advance_to_one_of(t, ev, {SYS_execve, SYS_execveat}, "an execve",
+                                /*for_real=*/true);
   if (!regs) return std::unexpected(regs.error());
   int64_t nr = regs->syscallno();
   // Exec the trace's copy of the program, through a link whose name is as long
@@ -208,7 +209,8 @@ Status ReplaySession::on_clone(const trace::Event& ev, const trace::CloneEvent& 
   if (!tp) return std::unexpected(tp.error());
   ReplayTask& t = **tp;
   auto regs =
-      advance_to_one_of(t, ev, {SYS_clone, SYS_clone3, SYS_fork, SYS_vfork}, "a clone or fork");
+      advance_to_one_of(t, ev, {SYS_clone, SYS_clone3, SYS_fork, SYS_vfork}, "a clone or fork",
+                        /*for_real=*/true);
   if (!regs) return std::unexpected(regs.error());
   int64_t nr = regs->syscallno();
   uint64_t child_tid_addr = 0;
@@ -260,7 +262,7 @@ Status ReplaySession::on_exit(const trace::Event& ev, const trace::ExitEvent&) {
     if (got == 0) {
       // Nothing pending: make the task reach its end the way it did.
       if (t.pending_sig) {
-        RRL_TRY(resume(t, /*sysemu=*/false, std::exchange(t.pending_sig, 0)));
+        RRL_TRY(resume(t, Resume::kCont, std::exchange(t.pending_sig, 0)));
       } else {
         auto st = t.at_entry ? Expected<int>(((SIGTRAP | 0x80) << 8) | 0x7f) : advance(t);
         if (!st && ptrace::is_died(st.error())) {

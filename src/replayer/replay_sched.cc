@@ -51,7 +51,7 @@ Status ReplaySession::reach_state(ReplayTask& t, const trace::Event& ev, const R
   const uint8_t int3 = 0xcc;
   while (true) {
     RRL_TRY(ptrace::write_memory(t.tid, target, std::span<const uint8_t>(&int3, 1)));
-    RRL_TRY(resume(t, /*sysemu=*/true, std::exchange(t.pending_sig, 0)));
+    RRL_TRY(resume(t, Resume::kSysemu, std::exchange(t.pending_sig, 0)));
     auto status = wait_stop(t);
     if (!status) return std::unexpected(status.error());
     RRL_TRY(ptrace::write_memory(t.tid, target, std::span<const uint8_t>(&original, 1)));

@@ -179,7 +179,7 @@ Expected<int> ReplaySession::wait_stop(ReplayTask& t) {
   return status;
 }
 
-Status ReplaySession::resume(ReplayTask& t, bool sysemu, int sig) {
+Status ReplaySession::resume(ReplayTask& t, Resume how, int sig) {
   if (t.restart_result != 0 && sig == 0) {
     // The recorded kernel restarted this interrupted syscall on its way back to
     // user mode; with nothing pending here, we do what it did.
@@ -191,18 +191,63 @@ Status ReplaySession::resume(ReplayTask& t, bool sysemu, int sig) {
   }
   t.restart_result = 0;
   t.at_entry = false;
-  return sysemu ? ptrace::sysemu(t.tid, sig) : ptrace::cont(t.tid, sig);
+  switch (how) {
+    case Resume::kSysemu:
+      return ptrace::sysemu(t.tid, sig);
+    case Resume::kSyscall:
+      return ptrace::syscall(t.tid, sig);
+    case Resume::kCont:
+      break;
+  }
+  return ptrace::cont(t.tid, sig);
 }
 
-Expected<int> ReplaySession::advance(ReplayTask& t) {
+Expected<int> ReplaySession::advance(ReplayTask& t, bool sysemu) {
   if (t.first_stop_pending) {
     auto st = wait_stop(t);
     if (!st) return st;
     t.first_stop_pending = false;
   }
   int sig = std::exchange(t.pending_sig, 0);
-  RRL_TRY(resume(t, /*sysemu=*/true, sig));
-  return wait_filtered(t, /*sysemu=*/true);
+  RRL_TRY(resume(t, sysemu ? Resume::kSysemu : Resume::kSyscall, sig));
+  return wait_filtered(t, sysemu);
+}
+
+// Runs the task to its next syscall entry. A syscall that replay will run for
+// real is reached through an ordinary entry stop (PTRACE_SYSCALL), so that it
+// costs an entry and an exit stop, not the four stops of re-running a call
+// that SYSEMU has already skipped. Coming from a SYSEMU stop, the skipped
+// call's exit is reported first and passed over.
+Expected<int> ReplaySession::advance_to_entry(ReplayTask& t, bool for_real) {
+  if (!for_real) return advance(t);
+  auto status = advance(t, /*sysemu=*/false);
+  while (status && WIFSTOPPED(*status) && WSTOPSIG(*status) == (SIGTRAP | 0x80)) {
+    auto is_exit = ptrace::syscall_stop_is_exit(t.tid);
+    if (!is_exit) return std::unexpected(is_exit.error());
+    if (!*is_exit) {
+      t.at_real_entry = true;
+      break;
+    }
+    RRL_TRY(ptrace::syscall(t.tid));
+    status = wait_filtered(t, /*sysemu=*/false);
+  }
+  return status;
+}
+
+// The task sits at an ordinary entry stop of a call replay decided not to run
+// (recorded as failed, or as refused by the recorder): it is skipped.
+Status ReplaySession::skip_real_entry(ReplayTask& t) {
+  auto regs = ptrace::get_regs(t.tid);
+  if (!regs) return std::unexpected(regs.error());
+  regs->r.orig_rax = static_cast<uint64_t>(-1);
+  RRL_TRY(ptrace::set_regs(t.tid, *regs));
+  t.at_real_entry = false;
+  RRL_TRY(ptrace::syscall(t.tid));
+  auto status = wait_filtered(t, /*sysemu=*/false);
+  if (!status) return std::unexpected(status.error());
+  if (!WIFSTOPPED(*status) || WSTOPSIG(*status) != (SIGTRAP | 0x80))
+    return fail("skipping a syscall: expected its exit stop, got " + describe_status(*status));
+  return {};
 }
 
 // Waits for the task's next stop that matters: job-control notifications and
@@ -236,9 +281,9 @@ bool ReplaySession::is_stray_signal(const ReplayTask& t, int status) const {
 }
 
 Expected<Registers> ReplaySession::advance_to_syscall(ReplayTask& t, const trace::Event& ev,
-                                                      int64_t nr) {
+                                                      int64_t nr, bool for_real) {
   if (!t.at_entry) {
-    auto status = advance(t);
+    auto status = advance_to_entry(t, for_real);
     if (!status) return std::unexpected(status.error());
     // A vsyscall-page call stops through the replay's seccomp filter.
     bool vsyscall = WIFSTOPPED(*status) && (*status >> 16) == PTRACE_EVENT_SECCOMP;
@@ -264,6 +309,15 @@ Expected<Registers> ReplaySession::advance_to_syscall(ReplayTask& t, const trace
 // of the stop after the entry: the exit, or a ptrace event (clone, exec, exit).
 Expected<int> ReplaySession::run_for_real(ReplayTask& t, Registers& regs, bool from_sysemu_stop,
                                           bool wait_last) {
+  if (t.at_real_entry) {
+    // An ordinary entry stop: the kernel runs the call (as `regs` now say) when resumed.
+    t.at_real_entry = false;
+    t.at_entry = false;
+    RRL_TRY(ptrace::set_regs(t.tid, regs));
+    RRL_TRY(ptrace::syscall(t.tid));
+    if (!wait_last) return 0;
+    return wait_filtered(t, /*sysemu=*/false);
+  }
   regs.r.rax = regs.r.orig_rax;
   regs.r.rip -= 2;
   RRL_TRY(ptrace::set_regs(t.tid, regs));

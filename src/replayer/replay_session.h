@@ -37,7 +37,8 @@ struct ReplayTask {
   pid_t rec_tid = 0;                // tid in the recording
   pid_t tid = 0;                    // tid in this replay
   pid_t tgid = 0;                   // real thread-group id in this replay
-  bool at_entry = false;            // stopped at a syscall entry (SYSEMU), not yet emulated
+  bool at_entry = false;            // stopped at a syscall entry, not yet emulated or run
+  bool at_real_entry = false;       // ... an ordinary entry stop: resuming runs the call
   bool at_event_stop = false;       // at a clone/exec ptrace stop inside a real syscall
   bool first_stop_pending = false;  // a new task whose start stop is not collected
   bool exited = false;
@@ -66,13 +67,18 @@ class ReplaySession {
   // Tasks and stops (replay_session.cc).
   Expected<ReplayTask*> task_for(const trace::Event& ev);
   Expected<int> wait_stop(ReplayTask& t);
-  Status resume(ReplayTask& t, bool sysemu, int sig);
-  Expected<int> advance(ReplayTask& t);
+  enum class Resume { kSysemu, kSyscall, kCont };
+  Status resume(ReplayTask& t, Resume how, int sig);
+  Expected<int> advance(ReplayTask& t, bool sysemu = true);
   bool is_stray_signal(const ReplayTask& t, int status) const;
   Expected<int> wait_filtered(ReplayTask& t, bool sysemu);
-  Expected<Registers> advance_to_syscall(ReplayTask& t, const trace::Event& ev, int64_t nr);
+  Expected<int> advance_to_entry(ReplayTask& t, bool for_real);
+  Expected<Registers> advance_to_syscall(ReplayTask& t, const trace::Event& ev, int64_t nr,
+                                         bool for_real = false);
   Expected<Registers> advance_to_one_of(ReplayTask& t, const trace::Event& ev,
-                                        std::initializer_list<int64_t> nrs, const char* what);
+                                        std::initializer_list<int64_t> nrs, const char* what,
+                                        bool for_real = false);
+  Status skip_real_entry(ReplayTask& t);
   Expected<int> run_for_real(ReplayTask& t, Registers& entry_regs, bool from_sysemu_stop = true,
                              bool wait_last = true);
   Status await_exec(ReplayTask& t, const trace::Event& ev);

@@ -264,19 +264,22 @@ Status ReplaySession::on_syscall(const trace::Event& ev, const trace::SyscallEve
       return std::unexpected(
           divergence(ev, "the end of syscall " + syscalls::name(sc.syscallno) + " did not come"));
   } else {
-    auto regs = advance_to_syscall(t, ev, sc.syscallno);
+    bool mask_wait = swaps_signal_mask(sc.syscallno) && is_restart(sc.regs.result());
+    bool real = runs_for_real(sc.syscallno) && !(sc.flags & trace::SyscallEvent::kRefused);
+    auto regs = advance_to_syscall(t, ev, sc.syscallno, /*for_real=*/real && !mask_wait);
     if (!regs) return std::unexpected(regs.error());
     if (!changes_registers(sc.syscallno)) {
       if (auto diff = compare_regs(sc.regs, *regs, syscall_arg_count(sc.syscallno)))
         return std::unexpected(
             divergence(ev, "registers at syscall " + syscalls::name(sc.syscallno) + ": " + *diff));
     }
-    if (swaps_signal_mask(sc.syscallno) && is_restart(sc.regs.result()))
+    if (mask_wait)
       RRL_TRY(take_signal_with_mask(t, sc, *regs));
-    else if (runs_for_real(sc.syscallno) && !(sc.flags & trace::SyscallEvent::kRefused))
+    else if (real)
       RRL_TRY(execute_syscall(t, ev, sc, *regs));
     else
       echo_output(t, sc);
+    if (t.at_real_entry) RRL_TRY(skip_real_entry(t));
   }
   RRL_TRY(write_all(t, sc.writes));
   RRL_TRY(ptrace::set_regs(t.tid, sc.regs));
