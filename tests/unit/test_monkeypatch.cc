@@ -284,6 +284,17 @@ Loaded loaded_object(const void* addr) {
   return Loaded{map->l_addr, path};
 }
 
+Bytes read_whole_file(const std::string& path) {
+  Bytes image;
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  REQUIRE(file);
+  uint8_t buf[65536];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, file)) > 0;)
+    image.insert(image.end(), buf, buf + n);
+  std::fclose(file);
+  return image;
+}
+
 std::span<const uint8_t> code_at(uint64_t addr, uint64_t size) {
   return {reinterpret_cast<const uint8_t*>(addr), size};
 }
@@ -300,15 +311,7 @@ TEST_CASE("function_bounds finds a function of this binary", "[monkeypatch]") {
   CHECK((*from_symbols)->start == vaddr);
 
   // The same range from the unwind tables alone.
-  std::vector<uint8_t> image;
-  {
-    auto file = std::fopen(self.path.c_str(), "rb");
-    REQUIRE(file);
-    uint8_t buf[65536];
-    for (size_t n; (n = std::fread(buf, 1, sizeof buf, file)) > 0;)
-      image.insert(image.end(), buf, buf + n);
-    std::fclose(file);
-  }
+  const Bytes image = read_whole_file(self.path);
   auto from_eh = function_bounds_from_eh_frame(image, vaddr + 1);
   REQUIRE(from_eh);
   REQUIRE(from_eh->has_value());
@@ -353,4 +356,11 @@ TEST_CASE("libc's getpid has a patchable syscall site", "[monkeypatch]") {
   CHECK(region->end >= site->end());
   CHECK(region->size() >= kJmpRel32Size);
   CHECK(relocate(region->insns, start + 0x10000000));
+
+  // libc is stripped of .symtab; its unwind table agrees with .dynsym.
+  auto from_eh = function_bounds_from_eh_frame(read_whole_file(libc.path), addr - libc.bias);
+  REQUIRE(from_eh);
+  REQUIRE(from_eh->has_value());
+  CHECK((*from_eh)->start == (*bounds)->start);
+  CHECK((*from_eh)->end == (*bounds)->end);
 }
