@@ -1,5 +1,6 @@
 #include "common/ptrace.h"
 
+#include <elf.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/ptrace.h>
@@ -52,6 +53,12 @@ const char* request_name(int req) {
       return "PEEKUSER";
     case PTRACE_POKEUSER:
       return "POKEUSER";
+    case PTRACE_SYSEMU_SINGLESTEP:
+      return "SYSEMU_SINGLESTEP";
+    case PTRACE_GETFPREGS:
+      return "GETFPREGS";
+    case PTRACE_GETREGSET:
+      return "GETREGSET";
     case PTRACE_GET_SYSCALL_INFO:
       return "GET_SYSCALL_INFO";
     default:
@@ -101,6 +108,9 @@ Status syscall(pid_t tid, int sig) {
 Status sysemu(pid_t tid, int sig) {
   return call_void(PTRACE_SYSEMU, tid, nullptr, sigarg(sig));
 }
+Status sysemu_singlestep(pid_t tid, int sig) {
+  return call_void(PTRACE_SYSEMU_SINGLESTEP, tid, nullptr, sigarg(sig));
+}
 Status singlestep(pid_t tid, int sig) {
   return call_void(PTRACE_SINGLESTEP, tid, nullptr, sigarg(sig));
 }
@@ -131,6 +141,21 @@ Expected<unsigned long> get_event_msg(pid_t tid) {
   unsigned long msg = 0;
   RRL_TRY(call_void(PTRACE_GETEVENTMSG, tid, nullptr, &msg));
   return msg;
+}
+
+Expected<user_fpregs_struct> get_fpregs(pid_t tid) {
+  user_fpregs_struct fp;
+  std::memset(&fp, 0, sizeof fp);
+  RRL_TRY(call_void(PTRACE_GETFPREGS, tid, nullptr, &fp));
+  return fp;
+}
+
+Expected<std::vector<uint8_t>> get_xstate(pid_t tid) {
+  std::vector<uint8_t> area(4096);
+  struct iovec iov = {area.data(), area.size()};
+  RRL_TRY(call_void(PTRACE_GETREGSET, tid, reinterpret_cast<void*>(NT_X86_XSTATE), &iov));
+  area.resize(iov.iov_len);
+  return area;
 }
 
 Expected<bool> syscall_stop_is_exit(pid_t tid) {

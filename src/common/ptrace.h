@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "common/error.h"
 #include "common/registers.h"
@@ -23,6 +24,7 @@ Status cont(pid_t tid, int sig = 0);
 Status syscall(pid_t tid, int sig = 0);  // resume, stop at next syscall entry/exit
 Status sysemu(pid_t tid, int sig = 0);
 Status singlestep(pid_t tid, int sig = 0);
+Status sysemu_singlestep(pid_t tid, int sig = 0);
 Status listen(pid_t tid);
 Status interrupt(pid_t tid);
 Status kill(pid_t tid);
@@ -30,6 +32,9 @@ Expected<Registers> get_regs(pid_t tid);
 Status set_regs(pid_t tid, const Registers& regs);
 Expected<unsigned long> get_event_msg(pid_t tid);
 Expected<siginfo_t> get_siginfo(pid_t tid);
+Expected<user_fpregs_struct> get_fpregs(pid_t tid);
+// The XSAVE area (NT_X86_XSTATE), as long as the kernel fills it.
+Expected<std::vector<uint8_t>> get_xstate(pid_t tid);
 // At a syscall stop: whether it is the exit stop (PTRACE_GET_SYSCALL_INFO).
 Expected<bool> syscall_stop_is_exit(pid_t tid);
 Status set_siginfo(pid_t tid, const siginfo_t& si);

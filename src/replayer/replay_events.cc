@@ -99,7 +99,7 @@ Status ReplaySession::start_initial(const trace::Event& ev, const trace::ExecEve
   auto pid = spawn_replay_child(exec_links_.dir(), *link, ex.argv, ex.envp);
   if (!pid) return std::unexpected(pid.error());
   auto task = std::make_unique<ReplayTask>();
-  task->rec_tid = ev.tid;
+  task->rec_tid = task->rec_tgid = ev.tid;
   task->tid = task->tgid = *pid;
   ReplayTask& t = *task;
   tasks_[ev.tid] = std::move(task);
@@ -161,6 +161,8 @@ Status ReplaySession::on_exec(const trace::Event& ev, const trace::ExecEvent& ex
   auto status = run_for_real(t, *regs, /*from_sysemu_stop=*/true, /*wait_last=*/false);
   if (!status) return std::unexpected(status.error());
   RRL_TRY(await_exec(t, ev));
+  if (is_debugged(t)) user_bps_.clear();  // the address space they were in is gone
+  t.dr_generation = 0;
   // The process's other threads are gone; the performer is now the leader.
   for (auto& [rec, other] : tasks_)
     if (other.get() != &t && other->tgid == t.tgid) other->exited = true;
@@ -169,6 +171,7 @@ Status ReplaySession::on_exec(const trace::Event& ev, const trace::ExecEvent& ex
     tasks_.erase(performer);
     self->rec_tid = ev.tid;
     self->tid = self->tgid;
+    self->dr_generation = 0;  // exec clears the debug registers
     tasks_[ev.tid] = std::move(self);
   }
   return apply_exec_state(*tasks_[ev.tid], ev, ex, patch);
@@ -232,12 +235,16 @@ Status ReplaySession::on_clone(const trace::Event& ev, const trace::CloneEvent& 
   child->rec_tid = ce.new_tid;
   child->tid = static_cast<pid_t>(*msg);
   child->tgid = ce.kind == trace::CloneEvent::kThread ? t.tgid : child->tid;
+  child->rec_tgid = ce.kind == trace::CloneEvent::kThread ? t.rec_tgid : ce.new_tid;
   ReplayTask& c = *child;
   tasks_[ce.new_tid] = std::move(child);
   t.at_event_stop = true;
   // The kernel told the child its replay tid; it must see the recorded one.
   auto first = wait_stop(c);
   if (!first) return std::unexpected(first.error());
+  // A forked child got a copy of the debugger's breakpoints; a vfork child
+  // shares them with its parent until it execs.
+  if (ce.kind == trace::CloneEvent::kFork && is_debugged(t)) user_bps_.scrub(c.tid);
   if (child_tid_addr) {
     uint32_t rec = static_cast<uint32_t>(ce.new_tid);
     std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(&rec), sizeof rec);
@@ -359,6 +366,7 @@ Status ReplaySession::on_signal(const trace::Event& ev, const trace::SignalEvent
   if (auto diff = compare_regs(se.regs, *regs))
     return std::unexpected(divergence(ev, "registers at signal delivery: " + *diff));
   t.pending_sig = se.signo;
+  if (is_debugged(t)) RRL_TRY(report(t, DebugStop{DebugStop::Kind::kSignal, 0, {}, se.signo}));
   return {};
 }
 

@@ -45,34 +45,27 @@ Status ReplaySession::reach_state(ReplayTask& t, const trace::Event& ev, const R
   auto regs = ptrace::get_regs(t.tid);
   if (!regs) return std::unexpected(regs.error());
   if (same_state(want, *regs) && t.pending_sig == 0 && t.restart_result == 0) return {};
-  RemoteAddr target(want.ip());
-  uint8_t original = 0;
-  RRL_TRY(ptrace::read_memory(t.tid, target, std::span<uint8_t>(&original, 1)));
-  const uint8_t int3 = 0xcc;
+  uint64_t target = want.ip();
+  RRL_TRY(internal_bps_.add(t.tid, target));
+  struct Lift {
+    ReplaySession* self;
+    ReplayTask* t;
+    uint64_t target;
+    ~Lift() {
+      if (!t->exited) (void)self->internal_bps_.remove(t->tid, target);
+    }
+  } lift{this, &t, target};
   while (true) {
-    RRL_TRY(ptrace::write_memory(t.tid, target, std::span<const uint8_t>(&int3, 1)));
-    RRL_TRY(resume(t, Resume::kSysemu, std::exchange(t.pending_sig, 0)));
-    auto status = wait_stop(t);
+    auto status = run_task(t, Resume::kSysemu, std::exchange(t.pending_sig, 0), target);
     if (!status) return std::unexpected(status.error());
-    RRL_TRY(ptrace::write_memory(t.tid, target, std::span<const uint8_t>(&original, 1)));
     regs = ptrace::get_regs(t.tid);
     if (!regs) return std::unexpected(regs.error());
-    bool hit = WIFSTOPPED(*status) && WSTOPSIG(*status) == SIGTRAP && (*status >> 16) == 0 &&
-               regs->ip() == target.addr() + 1;
-    if (!hit)
+    if (!t.hit_internal)
       return std::unexpected(divergence(
           ev, fmt::format("looking for the recorded point at {:#x}, the task stopped with "
                           "status {:#x} at {:#x}",
-                          target.addr(), *status, regs->ip())));
-    regs->set_ip(target.addr());
-    RRL_TRY(ptrace::set_regs(t.tid, *regs));
+                          target, *status, regs->ip())));
     if (same_state(want, *regs)) return {};
-    // Not this visit: execute the real instruction, then arm the breakpoint again.
-    RRL_TRY(ptrace::singlestep(t.tid));
-    auto step = wait_stop(t);
-    if (!step) return std::unexpected(step.error());
-    if (!WIFSTOPPED(*step) || WSTOPSIG(*step) != SIGTRAP)
-      return std::unexpected(divergence(ev, "single-stepping past the recorded point failed"));
   }
 }
 

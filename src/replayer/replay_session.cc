@@ -121,21 +121,40 @@ Status ReplaySession::run() {
   sigemptyset(&sa.sa_mask);
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
   while (true) {
-    RRL_TRY(check_stop_request("before"));
-    auto ev = next_event();
-    if (!ev) return std::unexpected(ev.error());
-    if (!*ev) break;
-    current_event_ = (*ev)->number;
-    current_tid_ = (*ev)->tid;
-    kLog.debug((*ev)->tid, "event {} {}", (*ev)->number, trace::kind_name((*ev)->data));
-    if (auto st = dispatch(**ev); !st) {
-      // A stop request also reaches the replayed tasks (Ctrl-C, a timeout's
-      // signal to the process group): say that, not "diverged".
-      RRL_TRY(check_stop_request("while replaying"));
-      return st;
-    }
+    auto more = step_event();
+    if (!more) return std::unexpected(more.error());
+    if (!*more) return {};
   }
-  return {};
+}
+
+Expected<bool> ReplaySession::step_event() {
+  RRL_TRY(check_stop_request("before"));
+  auto ev = next_event();
+  if (!ev) return std::unexpected(ev.error());
+  if (!*ev) return false;
+  current_event_ = (*ev)->number;
+  current_tid_ = (*ev)->tid;
+  kLog.debug((*ev)->tid, "event {} {}", (*ev)->number, trace::kind_name((*ev)->data));
+  if (hooks_) RRL_TRY(hooks_->before_event(**ev));
+  if (auto st = dispatch(**ev); !st) {
+    // A stop request also reaches the replayed tasks (Ctrl-C, a timeout's
+    // signal to the process group): say that, not "diverged".
+    RRL_TRY(check_stop_request("while replaying"));
+    return std::unexpected(st.error());
+  }
+  if (hooks_) {
+    // A debugger's single-step that ended in this syscall ends after it.
+    auto it = tasks_.find((*ev)->tid);
+    bool debugged = it != tasks_.end() && is_debugged(*it->second);
+    // An mmap or a recorded memory write may have replaced a breakpoint's int3.
+    if (debugged && !user_bps_.empty() && std::holds_alternative<trace::SyscallEvent>((*ev)->data))
+      RRL_TRY(user_bps_.refresh(it->second->tid));
+    if (debugged && std::exchange(it->second->stepped_into_syscall, false))
+      RRL_TRY(report(*it->second, DebugStop{DebugStop::Kind::kStep}));
+    RRL_TRY(hooks_->after_event(**ev));
+  }
+  current_event_ = (*ev)->number + 1;
+  return true;
 }
 
 Status ReplaySession::dispatch(const trace::Event& ev) {
@@ -179,7 +198,7 @@ Expected<int> ReplaySession::wait_stop(ReplayTask& t) {
   return status;
 }
 
-Status ReplaySession::resume(ReplayTask& t, Resume how, int sig) {
+Status ReplaySession::resume(ReplayTask& t, Resume how, int sig, bool step) {
   if (t.restart_result != 0 && sig == 0) {
     // The recorded kernel restarted this interrupted syscall on its way back to
     // user mode; with nothing pending here, we do what it did.
@@ -191,6 +210,12 @@ Status ReplaySession::resume(ReplayTask& t, Resume how, int sig) {
   }
   t.restart_result = 0;
   t.at_entry = false;
+  t.last_resume_sysemu = how == Resume::kSysemu || (step && how == Resume::kSyscall);
+  if (step) {
+    // Never step into a syscall that would then run for real.
+    return how == Resume::kCont ? ptrace::singlestep(t.tid, sig)
+                                : ptrace::sysemu_singlestep(t.tid, sig);
+  }
   switch (how) {
     case Resume::kSysemu:
       return ptrace::sysemu(t.tid, sig);
@@ -209,8 +234,7 @@ Expected<int> ReplaySession::advance(ReplayTask& t, bool sysemu) {
     t.first_stop_pending = false;
   }
   int sig = std::exchange(t.pending_sig, 0);
-  RRL_TRY(resume(t, sysemu ? Resume::kSysemu : Resume::kSyscall, sig));
-  return wait_filtered(t, sysemu);
+  return run_task(t, sysemu ? Resume::kSysemu : Resume::kSyscall, sig);
 }
 
 // Runs the task to its next syscall entry. A syscall that replay will run for
@@ -225,11 +249,12 @@ Expected<int> ReplaySession::advance_to_entry(ReplayTask& t, bool for_real) {
     auto is_exit = ptrace::syscall_stop_is_exit(t.tid);
     if (!is_exit) return std::unexpected(is_exit.error());
     if (!*is_exit) {
-      t.at_real_entry = true;
+      // (A debugger's single-step reaches it through SYSEMU: skipped already.)
+      t.at_real_entry = !t.last_resume_sysemu;
       break;
     }
     RRL_TRY(ptrace::syscall(t.tid));
-    status = wait_filtered(t, /*sysemu=*/false);
+    status = wait_filtered(t, Resume::kSyscall);
   }
   return status;
 }
@@ -243,7 +268,7 @@ Status ReplaySession::skip_real_entry(ReplayTask& t) {
   RRL_TRY(ptrace::set_regs(t.tid, *regs));
   t.at_real_entry = false;
   RRL_TRY(ptrace::syscall(t.tid));
-  auto status = wait_filtered(t, /*sysemu=*/false);
+  auto status = wait_filtered(t, Resume::kSyscall);
   if (!status) return std::unexpected(status.error());
   if (!WIFSTOPPED(*status) || WSTOPSIG(*status) != (SIGTRAP | 0x80))
     return fail("skipping a syscall: expected its exit stop, got " + describe_status(*status));
@@ -253,7 +278,7 @@ Status ReplaySession::skip_real_entry(ReplayTask& t) {
 // Waits for the task's next stop that matters: job-control notifications and
 // stray signals (see is_stray_signal) are let go, resuming the task the way it
 // was resumed.
-Expected<int> ReplaySession::wait_filtered(ReplayTask& t, bool sysemu) {
+Expected<int> ReplaySession::wait_filtered(ReplayTask& t, Resume how, bool step) {
   while (true) {
     auto status = wait_stop(t);
     if (!status) return status;
@@ -262,7 +287,7 @@ Expected<int> ReplaySession::wait_filtered(ReplayTask& t, bool sysemu) {
     bool notification =
         WIFSTOPPED(*status) && (*status >> 16) == PTRACE_EVENT_STOP && WSTOPSIG(*status) == SIGTRAP;
     if (!notification && !is_stray_signal(t, *status)) return status;
-    RRL_TRY(sysemu ? ptrace::sysemu(t.tid, 0) : ptrace::syscall(t.tid, 0));
+    RRL_TRY(resume(t, how, 0, step));
   }
 }
 
@@ -316,7 +341,7 @@ Expected<int> ReplaySession::run_for_real(ReplayTask& t, Registers& regs, bool f
     RRL_TRY(ptrace::set_regs(t.tid, regs));
     RRL_TRY(ptrace::syscall(t.tid));
     if (!wait_last) return 0;
-    return wait_filtered(t, /*sysemu=*/false);
+    return wait_filtered(t, Resume::kSyscall);
   }
   regs.r.rax = regs.r.orig_rax;
   regs.r.rip -= 2;
@@ -328,7 +353,7 @@ Expected<int> ReplaySession::run_for_real(ReplayTask& t, Registers& regs, bool f
   if (from_sysemu_stop) stops.insert(stops.begin(), "exit of the emulated call");
   for (const char* stop : stops) {
     RRL_TRY(ptrace::syscall(t.tid));
-    auto status = wait_filtered(t, /*sysemu=*/false);
+    auto status = wait_filtered(t, Resume::kSyscall);
     if (!status) return status;
     if (!WIFSTOPPED(*status) || WSTOPSIG(*status) != (SIGTRAP | 0x80))
       return fail(fmt::format("re-running a syscall: expected its {} stop, got {}", stop,
@@ -336,7 +361,7 @@ Expected<int> ReplaySession::run_for_real(ReplayTask& t, Registers& regs, bool f
   }
   RRL_TRY(ptrace::syscall(t.tid));
   if (!wait_last) return 0;  // the caller collects the stop
-  return wait_filtered(t, /*sysemu=*/false);
+  return wait_filtered(t, Resume::kSyscall);
 }
 
 void ReplaySession::kill_all() {

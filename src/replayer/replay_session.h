@@ -27,6 +27,8 @@
 
 #include "common/error.h"
 #include "common/registers.h"
+#include "replayer/breakpoints.h"
+#include "replayer/debug_hooks.h"
 #include "replayer/exec_link.h"
 #include "trace/events.h"
 #include "trace/trace_reader.h"
@@ -35,6 +37,7 @@ namespace rrl::replayer {
 
 struct ReplayTask {
   pid_t rec_tid = 0;                // tid in the recording
+  pid_t rec_tgid = 0;               // its process in the recording
   pid_t tid = 0;                    // tid in this replay
   pid_t tgid = 0;                   // real thread-group id in this replay
   bool at_entry = false;            // stopped at a syscall entry, not yet emulated or run
@@ -46,6 +49,11 @@ struct ReplayTask {
   int64_t restart_result = 0;  // emulated -ERESTART* result to turn into a restart
   int expected_signal = 0;     // a recorded signal replay is about to deliver
   int signal_sent = 0;         // the next SignalEvent's signal is already queued (see on_syscall)
+  // Debugger support (debug_support.cc).
+  uint64_t dr_generation = 0;        // watchpoints loaded into this thread's debug registers
+  bool last_resume_sysemu = false;   // the last resume was PTRACE_SYSEMU(_SINGLESTEP)
+  bool stepped_into_syscall = false; // a debugger's single-step ended at a syscall
+  bool hit_internal = false;         // run_task returned at replay's own breakpoint
 };
 
 class ReplaySession {
@@ -54,7 +62,30 @@ class ReplaySession {
   ReplaySession(trace::TraceReader reader, std::set<std::string> shared_files);
   ~ReplaySession();
   Status run();
+  // Runs the next event; false at the end of the trace.
+  Expected<bool> step_event();
   int exit_status() const { return reader_.header().exit_status; }
+
+  // Debugger support (debug_support.cc): see debug_hooks.h. `rec_pid` is the
+  // recorded process whose address space gets breakpoints.
+  void attach_debugger(DebugHooks* hooks, pid_t rec_pid);
+  pid_t debugged_pid() const { return debug_pid_; }
+  bool is_debugged(const ReplayTask& t) const {
+    return hooks_ != nullptr && t.rec_tgid == debug_pid_ && !t.exited;
+  }
+  Status add_breakpoint(uint64_t addr);
+  Status remove_breakpoint(uint64_t addr);
+  WatchpointTable& watchpoints() { return watch_; }
+  // Live tasks of the debugged process, by recorded tid.
+  std::vector<ReplayTask*> debugged_tasks();
+  ReplayTask* find_task(pid_t rec_tid);
+  // The debugged process's memory as the program sees it (no breakpoints);
+  // shorter than `len` where unreadable.
+  std::vector<uint8_t> read_debug_memory(uint64_t addr, size_t len);
+  // The number of the event being run or about to run.
+  uint64_t current_event() const { return current_event_; }
+  // Runs the task of `ev` until it is in state `want` (see replay_sched.cc).
+  Status run_to_state(const trace::Event& ev, const Registers& want);
 
  private:
   Expected<std::optional<trace::Event>> next_event();
@@ -68,10 +99,14 @@ class ReplaySession {
   Expected<ReplayTask*> task_for(const trace::Event& ev);
   Expected<int> wait_stop(ReplayTask& t);
   enum class Resume { kSysemu, kSyscall, kCont };
-  Status resume(ReplayTask& t, Resume how, int sig);
+  Status resume(ReplayTask& t, Resume how, int sig, bool step = false);
+  Expected<int> run_task(ReplayTask& t, Resume how, int sig, uint64_t internal_bp = 0);
+  Expected<bool> handle_trap(ReplayTask& t, int status, bool stepping, bool user_step,
+                             uint64_t internal_bp);
+  Status report(ReplayTask& t, const DebugStop& stop);
   Expected<int> advance(ReplayTask& t, bool sysemu = true);
   bool is_stray_signal(const ReplayTask& t, int status) const;
-  Expected<int> wait_filtered(ReplayTask& t, bool sysemu);
+  Expected<int> wait_filtered(ReplayTask& t, Resume how, bool step = false);
   Expected<int> advance_to_entry(ReplayTask& t, bool for_real);
   Expected<Registers> advance_to_syscall(ReplayTask& t, const trace::Event& ev, int64_t nr,
                                          bool for_real = false);
@@ -119,6 +154,11 @@ class ReplaySession {
   pid_t current_tid_ = 0;
   std::set<std::string> shared_files_;
   std::set<std::string> scratch_made_;
+  DebugHooks* hooks_ = nullptr;
+  pid_t debug_pid_ = 0;
+  BreakpointTable user_bps_;      // the debugger's, in the debugged process
+  BreakpointTable internal_bps_;  // replay's own, for one search at a time
+  WatchpointTable watch_;
 };
 
 // The recorded registers that a syscall leaves alone, compared at every entry:

@@ -258,7 +258,7 @@ Status ReplaySession::on_syscall(const trace::Event& ev, const trace::SyscallEve
     // A syscall that runs for real (clone, execve) finishes now.
     RRL_TRY(ptrace::syscall(t.tid));
     t.at_event_stop = false;
-    auto status = wait_filtered(t, /*sysemu=*/false);
+    auto status = wait_filtered(t, Resume::kSyscall);
     if (!status) return std::unexpected(status.error());
     if (!WIFSTOPPED(*status) || WSTOPSIG(*status) != (SIGTRAP | 0x80))
       return std::unexpected(
