@@ -52,7 +52,7 @@ class BreakpointTable {
   std::map<uint64_t, Bp> bps_;
 };
 
-enum class WatchKind : uint8_t { kWrite = 1, kRead = 3, kAccess = 4 };  // gdb's Z2/Z3/Z4
+enum class WatchKind : uint8_t { kWrite = 2, kRead = 3, kAccess = 4 };  // gdb's Z2/Z3/Z4
 
 struct Watchpoint {
   uint64_t addr = 0;

@@ -27,6 +27,7 @@ struct DebugStop {
   uint64_t addr = 0;  // breakpoint or watched address
   WatchKind watch = WatchKind::kWrite;
   int signal = 0;
+  bool at_boundary = false;  // reported between events, not inside one
 };
 
 class DebugHooks {

@@ -164,6 +164,32 @@ std::vector<uint8_t> ReplaySession::read_debug_memory(uint64_t addr, size_t len)
   return out;
 }
 
+Expected<bool> ReplaySession::single_step(const trace::Event& ev) {
+  auto tp = task_for(ev);
+  if (!tp) return std::unexpected(tp.error());
+  ReplayTask& t = **tp;
+  if (t.first_stop_pending) {
+    auto st = wait_stop(t);
+    if (!st) return std::unexpected(st.error());
+    t.first_stop_pending = false;
+  }
+  if (t.at_entry || t.at_event_stop || t.pending_sig || t.restart_result)
+    return false;  // the event itself comes first
+  RRL_TRY(resume(t, Resume::kSysemu, 0, /*step=*/true));
+  auto status = wait_filtered(t, Resume::kSysemu, /*step=*/true);
+  if (!status) return std::unexpected(status.error());
+  if (WIFSTOPPED(*status) && WSTOPSIG(*status) == (SIGTRAP | 0x80)) {
+    t.at_entry = true;
+    return false;
+  }
+  if (is_sigtrap(*status)) return true;
+  return fail(fmt::format("single-stepping task {} stopped with status {:#x}", t.rec_tid, *status));
+}
+
+Expected<Registers> ReplaySession::task_registers(const ReplayTask& t) const {
+  return ptrace::get_regs(t.tid);
+}
+
 Status ReplaySession::run_to_state(const trace::Event& ev, const Registers& want) {
   auto tp = task_for(ev);
   if (!tp) return std::unexpected(tp.error());

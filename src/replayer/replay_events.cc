@@ -61,6 +61,7 @@ Expected<std::string> ReplaySession::exec_link(const trace::ExecEvent& ex,
 Status ReplaySession::apply_exec_state(ReplayTask& t, const trace::Event& ev,
                                        const trace::ExecEvent& ex,
                                        const std::optional<InterpPatch>& patch) {
+  exe_files_[t.rec_tgid] = reader_.file_path(ex.trace_file);
   auto maps = read_maps(t.tid);
   if (!maps) return std::unexpected(maps.error());
   for (const auto& rec : ex.mappings) {

@@ -18,8 +18,6 @@
 
 namespace rrl::replayer {
 
-namespace {
-
 bool same_state(const Registers& a, const Registers& b) {
   constexpr uint64_t kArithFlags = 0x8d5;  // CF PF AF ZF SF OF
   return !compare_regs(a, b) && a.r.rax == b.r.rax && a.r.rcx == b.r.rcx && a.r.r11 == b.r.r11 &&
@@ -27,8 +25,6 @@ bool same_state(const Registers& a, const Registers& b) {
          a.r.r14 == b.r.r14 && a.r.r15 == b.r.r15 &&
          (a.r.eflags & kArithFlags) == (b.r.eflags & kArithFlags);
 }
-
-}  // namespace
 
 Status ReplaySession::on_sched(const trace::Event& ev, const trace::SchedEvent& se) {
   auto tp = task_for(ev);

@@ -142,6 +142,7 @@ Expected<bool> ReplaySession::step_event() {
     RRL_TRY(check_stop_request("while replaying"));
     return std::unexpected(st.error());
   }
+  current_event_ = (*ev)->number + 1;
   if (hooks_) {
     // A debugger's single-step that ended in this syscall ends after it.
     auto it = tasks_.find((*ev)->tid);
@@ -150,10 +151,9 @@ Expected<bool> ReplaySession::step_event() {
     if (debugged && !user_bps_.empty() && std::holds_alternative<trace::SyscallEvent>((*ev)->data))
       RRL_TRY(user_bps_.refresh(it->second->tid));
     if (debugged && std::exchange(it->second->stepped_into_syscall, false))
-      RRL_TRY(report(*it->second, DebugStop{DebugStop::Kind::kStep}));
+      RRL_TRY(report(*it->second, DebugStop{DebugStop::Kind::kStep, 0, {}, 0, true}));
     RRL_TRY(hooks_->after_event(**ev));
   }
-  current_event_ = (*ev)->number + 1;
   return true;
 }
 

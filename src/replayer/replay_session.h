@@ -86,6 +86,18 @@ class ReplaySession {
   uint64_t current_event() const { return current_event_; }
   // Runs the task of `ev` until it is in state `want` (see replay_sched.cc).
   Status run_to_state(const trace::Event& ev, const Registers& want);
+  // One instruction of the task of `ev`, before the event runs: true for a
+  // plain step; false when it reached a syscall (left for the event to replay).
+  Expected<bool> single_step(const trace::Event& ev);
+  Expected<Registers> task_registers(const ReplayTask& t) const;
+  // The trace's copy of the program a recorded process runs.
+  std::string exe_file(pid_t rec_pid) const {
+    auto it = exe_files_.find(rec_pid);
+    return it == exe_files_.end() ? std::string() : it->second;
+  }
+  // Whether the program's output is written again (not while a debugger
+  // re-runs the replay to go back in time).
+  void set_echo(bool echo) { echo_ = echo; }
 
  private:
   Expected<std::optional<trace::Event>> next_event();
@@ -155,6 +167,8 @@ class ReplaySession {
   std::set<std::string> shared_files_;
   std::set<std::string> scratch_made_;
   DebugHooks* hooks_ = nullptr;
+  bool echo_ = true;
+  std::map<pid_t, std::string> exe_files_;  // by recorded pid
   pid_t debug_pid_ = 0;
   BreakpointTable user_bps_;      // the debugger's, in the debugged process
   BreakpointTable internal_bps_;  // replay's own, for one search at a time
@@ -165,6 +179,8 @@ class ReplaySession {
 // rip, rsp and the first `nargs` argument registers.
 std::optional<std::string> compare_regs(const Registers& expected, const Registers& actual,
                                         int nargs = 6);
+// Whether two register states are the same point of a task's execution.
+bool same_state(const Registers& a, const Registers& b);
 // How many arguments a syscall takes (6 when not known).
 int syscall_arg_count(int64_t nr);
 

@@ -471,7 +471,7 @@ void ReplaySession::echo_output(ReplayTask& t, const trace::SyscallEvent& sc) {
                : (sc.flags & trace::SyscallEvent::kToStderr) ? 2
                                                              : -1;
   int64_t total = sc.regs.result();
-  if (out_fd < 0 || total <= 0) return;
+  if (out_fd < 0 || total <= 0 || !echo_) return;
   if (!sc.output.empty()) {
     (void)write_fully(out_fd, sc.output);  // moved by the kernel, kept in the trace
     return;

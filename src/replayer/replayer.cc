@@ -52,7 +52,7 @@ Expected<std::set<std::string>> shared_mapped_files(const std::string& dir) {
 
 }  // namespace
 
-Expected<int> replay(const ReplayOptions& opts) {
+Expected<PreparedTrace> prepare(const ReplayOptions& opts) {
   auto dir = trace::resolve_trace_dir(opts.trace);
   if (!dir) return std::unexpected(dir.error());
   auto reader = trace::TraceReader::open(*dir);
@@ -63,9 +63,22 @@ Expected<int> replay(const ReplayOptions& opts) {
   warn_if_other_cpu(reader->header());
   auto shared = shared_mapped_files(*dir);
   if (!shared) return std::unexpected(shared.error());
-  ReplaySession session(std::move(*reader), std::move(*shared));
-  if (auto st = session.run(); !st) return std::unexpected(st.error());
-  return session.exit_status();
+  return PreparedTrace{*dir, std::move(*shared)};
+}
+
+Expected<std::unique_ptr<ReplaySession>> open_session(const PreparedTrace& trace) {
+  auto reader = trace::TraceReader::open(trace.dir);
+  if (!reader) return std::unexpected(reader.error());
+  return std::make_unique<ReplaySession>(std::move(*reader), trace.shared_files);
+}
+
+Expected<int> replay(const ReplayOptions& opts) {
+  auto trace = prepare(opts);
+  if (!trace) return std::unexpected(trace.error());
+  auto session = open_session(*trace);
+  if (!session) return std::unexpected(session.error());
+  if (auto st = (*session)->run(); !st) return std::unexpected(st.error());
+  return (*session)->exit_status();
 }
 
 }  // namespace rrl::replayer
