@@ -79,6 +79,13 @@ ThreadRef GdbServer::register_thread() {
   return target_.current_thread();
 }
 
+// The thread the legacy c/s/bc/bs packets act on (set by Hc).
+ThreadRef GdbServer::continue_thread() {
+  ThreadRef current = target_.current_thread();
+  if (!c_thread_) return current;
+  return resolve(*c_thread_).value_or(current);
+}
+
 std::string GdbServer::stop_reply(const StopEvent& stop) {
   StopReplyOptions options;
   options.multiprocess = multiprocess_;
@@ -155,8 +162,7 @@ GdbServer::Reply GdbServer::handle(const Resume& req) {
   if (req.addr) return refuse_write("resuming at another address");
   if (req.signal != 0)
     kLog.info(0, "signal {} not delivered: replay repeats the recording", req.signal);
-  ThreadRef thread = target_.current_thread();
-  if (c_thread_) thread = resolve(*c_thread_).value_or(thread);
+  ThreadRef thread = continue_thread();
   auto action = req.kind == VContKind::kStep ? ResumeAction::kStep : ResumeAction::kContinue;
   return resume(action, Direction::kForward, thread);
 }
@@ -185,11 +191,11 @@ GdbServer::Reply GdbServer::handle(const VCont& req) {
 }
 
 GdbServer::Reply GdbServer::handle(const ReverseContinue&) {
-  return resume(ResumeAction::kContinue, Direction::kReverse, target_.current_thread());
+  return resume(ResumeAction::kContinue, Direction::kReverse, continue_thread());
 }
 
 GdbServer::Reply GdbServer::handle(const ReverseStep&) {
-  return resume(ResumeAction::kStep, Direction::kReverse, register_thread());
+  return resume(ResumeAction::kStep, Direction::kReverse, continue_thread());
 }
 
 GdbServer::Reply GdbServer::handle(const Breakpoint& req) {

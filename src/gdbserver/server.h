@@ -68,6 +68,7 @@ class GdbServer {
   std::string stop_reply(const StopEvent& stop);
   std::optional<ThreadRef> resolve(const ThreadId& id);
   ThreadRef register_thread();
+  ThreadRef continue_thread();
   Expected<std::string> xfer_object(const XferRead& req);
   std::string threads_xml();
 

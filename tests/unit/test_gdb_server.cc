@@ -308,12 +308,13 @@ TEST_CASE("gdb server: reverse execution, stepping and the stop reasons", "[gdb]
   Session s;
   s.target.next_stop = StopEvent{StopKind::kHistoryStart, kMain, 5, 0, {}, 0};
   std::string in = encode_packet("qSupported:multiprocess+") + "+" + encode_packet("bc") + "+" +
-                   encode_packet("vCont;s:p64.66;c") + "+" + encode_packet("bs") + "+" +
-                   encode_packet("vCont?") + "+" + encode_packet("vCont;t") + "+";
+                   encode_packet("vCont;s:p64.66;c") + "+" + encode_packet("Hcp64.66") + "+" +
+                   encode_packet("bs") + "+" + encode_packet("vCont?") + "+" +
+                   encode_packet("vCont;t") + "+";
   run_session(s, in);
   REQUIRE(s.result.has_value());
   auto ev = events_of(s.output);
-  REQUIRE(ev.size() == 12);
+  REQUIRE(ev.size() == 14);
   CHECK(ev[3] == "T05replaylog:begin;thread:p64.65;");
   REQUIRE(s.target.resumes.size() == 3);
   CHECK(s.target.resumes[0].direction == Direction::kReverse);
@@ -323,8 +324,9 @@ TEST_CASE("gdb server: reverse execution, stepping and the stop reasons", "[gdb]
   CHECK(s.target.resumes[1].thread == kSecond);
   CHECK(s.target.resumes[2].action == ResumeAction::kStep);
   CHECK(s.target.resumes[2].direction == Direction::kReverse);
-  CHECK(ev[9] == "vCont;c;C;s;S");
-  CHECK(ev[11] == "E01");
+  CHECK(s.target.resumes[2].thread == kSecond);  // bs steps the Hc thread
+  CHECK(ev[11] == "vCont;c;C;s;S");
+  CHECK(ev[13] == "E01");
 }
 
 TEST_CASE("gdb server: queries answered one by one", "[gdb]") {
