@@ -8,6 +8,8 @@
 // to the last hit. A watchpoint is reported before the write that triggered
 // it (gdb then shows the value going back to what it was), which takes a
 // third, single-stepping run over that event to find the instruction before.
+// (Going back costs a replay from the start: no checkpoints of the replayed
+// processes yet.)
 #include "debugger/replay_debugger.h"
 
 #include <signal.h>
@@ -35,11 +37,6 @@ bool quiet_signal(int sig) {
 
 }  // namespace
 
-bool Position::operator==(const Position& o) const {
-  if (event != o.event || regs.has_value() != o.regs.has_value()) return false;
-  return !regs || (rec_tid == o.rec_tid && replayer::same_state(*regs, *o.regs));
-}
-
 ReplayDebugger::ReplayDebugger(DebuggerOptions options, SessionFactory factory, Mailbox& mailbox)
     : options_(std::move(options)), factory_(std::move(factory)), mailbox_(mailbox) {}
 
@@ -48,10 +45,22 @@ Error ReplayDebugger::abandon(Request why) {
   return Error{"replay abandoned", kAbandoned};
 }
 
-Status ReplayDebugger::drive() {
-  target_ = Position{options_.start_event, 0, std::nullopt,
-                     DebugStop{DebugStop::Kind::kSignal, 0, {}, SIGTRAP, true}};
+namespace {
+
+Position boundary(uint64_t event, int signal = SIGTRAP) {
+  return Position{event, {}, DebugStop{DebugStop::Kind::kSignal, 0, {}, signal, true}};
+}
+
+}  // namespace
+
+void ReplayDebugger::seek(Position to, bool history_start) {
+  target_ = std::move(to);
   mode_ = Mode::kSeek;
+  history_start_pending_ = history_start;
+}
+
+Status ReplayDebugger::drive() {
+  seek(boundary(options_.start_event));
   while (true) {
     request_ = Request::kNone;
     auto st = run_session();
@@ -66,8 +75,7 @@ Status ReplayDebugger::drive() {
         RRL_TRY(reverse_step());
         break;
       case Request::kSeek:
-        target_ = *seek_request_;
-        mode_ = Mode::kSeek;
+        seek(*seek_request_);
         break;
       case Request::kNone:
         return fail("the replay ended without reaching the position gdb asked for");
@@ -82,6 +90,7 @@ Status ReplayDebugger::run_session() {
   if (!made) return std::unexpected(made.error());
   session_ = std::move(*made);
   session_->attach_debugger(this, options_.rec_pid);
+  session_->set_echo(mode_ == Mode::kInteractive);
   points_installed_ = false;
   while (true) {
     auto more = session_->step_event();
@@ -90,15 +99,16 @@ Status ReplayDebugger::run_session() {
   }
   if (mode_ != Mode::kInteractive) return {};  // the target was past the end
   gdb::StopEvent exit;
-  int status = session_->exit_status();
-  exit.kind = WIFSIGNALED(status) ? gdb::StopKind::kTerminated : gdb::StopKind::kExited;
-  exit.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
-  exit.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  int status = session_->exit_status();  // shell style: 128+N for signal N
+  bool killed = status > 128;
+  exit.kind = killed ? gdb::StopKind::kTerminated : gdb::StopKind::kExited;
+  exit.exit_code = killed ? 0 : status;
+  exit.signal = killed ? status - 128 : 0;
   exit.thread = gdb::ThreadRef{options_.rec_pid, options_.rec_pid};
-  current_ = Position{session_->current_event(), 0, std::nullopt, {}};
-  RRL_TRY(serve(exit));
+  current_ = boundary(session_->current_event());
   // Forward from the end: there is nothing more to run.
-  while (request_ == Request::kNone) RRL_TRY(serve(exit));
+  do RRL_TRY(serve(exit));
+  while (request_ == Request::kNone);
   return std::unexpected(abandon(request_));
 }
 
@@ -112,6 +122,8 @@ Status ReplayDebugger::before_event(const trace::Event& ev) {
     options_.rec_pid = ev.tid;  // the first process
     session_->attach_debugger(this, ev.tid);
   }
+  arrivals_.clear();
+  triggers_.clear();
   if (mode_ != Mode::kInteractive && ev.number == target_.event) return at_target(ev);
   return {};
 }
@@ -127,49 +139,104 @@ Status ReplayDebugger::after_event(const trace::Event& ev) {
     if (tasks.empty()) return {};
     t = tasks.front();
   }
-  return interactive_stop(*t, DebugStop{DebugStop::Kind::kSignal, 0, {}, SIGINT, true},
-                          std::nullopt);
+  return interactive_stop(*t, boundary(session_->current_event(), SIGINT));
+}
+
+// Follows `path` from the start of `ev`'s stretch, running at full speed
+// between arrivals.
+Status ReplayDebugger::walk(const trace::Event& ev, const std::vector<PathStep>& path) {
+  for (size_t i = 0; i < path.size(); ++i) {
+    const PathStep& step = path[i];
+    bool last = i + 1 == path.size();
+    for (uint64_t n = 1; n <= step.count; ++n) {
+      switch (step.kind) {
+        case PathStep::Kind::kArrive:
+          ignore_arrival_ = last && n == step.count ? step.addr : 0;
+          RRL_TRY(session_->run_to(ev, step.addr));
+          ignore_arrival_ = 0;
+          break;
+        case PathStep::Kind::kSteps: {
+          auto plain = session_->single_step(ev);
+          if (!plain) return std::unexpected(plain.error());
+          if (!*plain) return fail("a debugger position lies past its event's syscall");
+          break;
+        }
+        case PathStep::Kind::kWatch: {
+          RRL_TRY(session_->watchpoints().add(step.addr, step.len, step.watch));
+          walking_watch_ = true;
+          auto st = session_->run_to(ev, 0);
+          walking_watch_ = false;
+          RRL_TRY(session_->watchpoints().remove(step.addr, step.len, step.watch));
+          if (!st) return st;
+          break;
+        }
+      }
+    }
+  }
+  return {};
+}
+
+// Follows `path` one instruction at a time, counting the instructions in
+// `steps_taken_`; an empty path: to the end of the event's stretch.
+Status ReplayDebugger::walk_stepping(const trace::Event& ev, const std::vector<PathStep>& path) {
+  steps_taken_ = 0;
+  // An mmap's contents or a code patch: the task ran nothing for these.
+  if (std::holds_alternative<trace::MmapEvent>(ev.data) ||
+      std::holds_alternative<trace::PatchEvent>(ev.data))
+    return {};
+  ReplayTask* t = session_->find_task(ev.tid);
+  if (!t) return fail("the task to step back in is gone");
+  auto one = [&]() -> Expected<bool> {
+    auto plain = session_->single_step(ev);
+    if (plain && *plain) steps_taken_++;
+    return plain;
+  };
+  if (path.empty()) {
+    while (true) {
+      auto plain = one();
+      if (!plain) return std::unexpected(plain.error());
+      if (!*plain) return {};
+    }
+  }
+  for (const PathStep& step : path) {
+    if (step.kind == PathStep::Kind::kWatch)
+      RRL_TRY(session_->watchpoints().add(step.addr, step.len, step.watch));
+    fired_ = 0;
+    for (uint64_t n = 0; n < step.count;) {
+      auto plain = one();
+      if (!plain) return std::unexpected(plain.error());
+      if (!*plain) return fail("a debugger position lies past its event's syscall");
+      if (step.kind == PathStep::Kind::kSteps) {
+        n++;
+      } else if (step.kind == PathStep::Kind::kArrive) {
+        auto regs = session_->task_registers(*t);
+        if (!regs) return std::unexpected(regs.error());
+        if (regs->ip() == step.addr) n++;
+      } else if (std::exchange(fired_, 0) > 0) {
+        n++;
+      }
+    }
+    if (step.kind == PathStep::Kind::kWatch)
+      RRL_TRY(session_->watchpoints().remove(step.addr, step.len, step.watch));
+  }
+  return {};
 }
 
 // The replay reached the event of `target_`: what now depends on the mode.
 Status ReplayDebugger::at_target(const trace::Event& ev) {
-  if (target_.regs) RRL_TRY(session_->run_to_state(ev, *target_.regs));
-  if (mode_ == Mode::kScan) return std::unexpected(abandon(Request::kNone));
   if (mode_ == Mode::kStepScan) {
-    steps_taken_ = 0;
-    // An mmap's contents or a code patch: the task ran nothing for these.
-    bool no_stretch = std::holds_alternative<trace::MmapEvent>(ev.data) ||
-                      std::holds_alternative<trace::PatchEvent>(ev.data);
-    while (!no_stretch) {
-      ReplayTask* t = session_->find_task(ev.tid);
-      if (!t) return fail("the task to step back in is gone");
-      auto regs = session_->task_registers(*t);
-      if (!regs) return std::unexpected(regs.error());
-      if (step_scan_stop_ && replayer::same_state(*regs, *step_scan_stop_)) break;
-      auto plain = session_->single_step(ev);
-      if (!plain) return std::unexpected(plain.error());
-      steps_taken_++;
-      if (!*plain) break;  // reached the event's syscall: the end of its stretch
-    }
+    RRL_TRY(walk_stepping(ev, target_.path));
     return std::unexpected(abandon(Request::kNone));
   }
-  // kSeek: single-steps to take after the target, then gdb's turn.
-  uint64_t steps = steps_left_;
-  for (; steps_left_ > 0; --steps_left_) {
-    auto plain = session_->single_step(ev);
-    if (!plain) return std::unexpected(plain.error());
-    if (!*plain) break;
-  }
+  RRL_TRY(walk(ev, target_.path));
+  if (mode_ == Mode::kScan) return std::unexpected(abandon(Request::kNone));
   mode_ = Mode::kInteractive;
+  session_->set_echo(true);
   RRL_TRY(install_user_points());
   ReplayTask* t = session_->find_task(ev.tid);
   if (!t) return fail("the task gdb stopped in is gone");
-  auto regs = session_->task_registers(*t);
-  if (!regs) return std::unexpected(regs.error());
-  DebugStop stop = target_.stop;
-  bool boundary = !target_.regs && steps == 0;
   history_start_ = std::exchange(history_start_pending_, false);
-  return interactive_stop(*t, stop, boundary ? std::nullopt : std::optional<Registers>(*regs));
+  return interactive_stop(*t, target_);
 }
 
 Status ReplayDebugger::install_user_points() {
@@ -181,41 +248,77 @@ Status ReplayDebugger::install_user_points() {
   return {};
 }
 
+// The current position, one step further along the current stretch.
+Position ReplayDebugger::extend(const PathStep& step) const {
+  Position p;
+  p.event = session_->current_event();
+  if (current_.event == p.event) p.path = current_.path;
+  auto& path = p.path;
+  bool merge = !path.empty() && path.back().kind == step.kind && step.kind == PathStep::Kind::kSteps;
+  if (merge)
+    path.back().count += step.count;
+  else
+    path.push_back(step);
+  return p;
+}
+
 Status ReplayDebugger::on_stop(ReplayTask& t, const DebugStop& stop) {
+  bool arrival = stop.kind == DebugStop::Kind::kBreakpoint;
+  bool trigger = stop.kind == DebugStop::Kind::kWatchpoint;
+  uint64_t count = 0;
+  if (trigger) fired_++;
+  if (arrival) count = ++arrivals_[stop.addr];
+  if (trigger) count = ++triggers_[stop.addr];
+  // walk() waits for this trigger. A scan still counts it as a hit: going
+  // back from just after a write starts by undoing that write.
+  if (walking_watch_ && trigger) t.debug_break = true;
+  if (walking_watch_ && mode_ != Mode::kScan) return {};
   switch (mode_) {
     case Mode::kSeek:
     case Mode::kStepScan:
       return {};
     case Mode::kScan: {
-      if (stop.kind != DebugStop::Kind::kBreakpoint && stop.kind != DebugStop::Kind::kWatchpoint)
-        return {};
-      auto regs = session_->task_registers(t);
-      if (!regs) return std::unexpected(regs.error());
-      Position hit{session_->current_event(), t.rec_tid, *regs, stop};
-      if (!(hit == target_)) hits_.push_back(hit);
+      if (arrival && stop.addr == ignore_arrival_) return {};
+      if (!arrival && !trigger) return {};
+      Position hit{session_->current_event(), {}, stop};
+      if (arrival) hit.path.push_back(PathStep{PathStep::Kind::kArrive, stop.addr, count});
+      for (const auto& w : watches_)
+        if (trigger && stop.addr >= w.addr && stop.addr < w.addr + w.len)
+          hit.path.push_back(PathStep{PathStep::Kind::kWatch, stop.addr, count, 1, w.kind});
+      if (!hit.path.empty()) hits_.push_back(hit);
       return {};
     }
     case Mode::kInteractive:
       break;
   }
   if (stop.kind == DebugStop::Kind::kSignal && quiet_signal(stop.signal)) return {};
-  std::optional<Registers> regs;
-  if (!stop.at_boundary) {
-    auto r = session_->task_registers(t);
-    if (!r) return std::unexpected(r.error());
-    regs = *r;
+  Position at;
+  if (stop.at_boundary) {
+    at = boundary(session_->current_event());
+  } else if (stop.kind == DebugStop::Kind::kSignal) {
+    // The signal is delivered when the task next runs: the same point as
+    // the boundary after this event.
+    at = boundary(session_->current_event() + 1, stop.signal);
+  } else if (arrival) {
+    at = extend(PathStep{PathStep::Kind::kArrive, stop.addr, count});
+  } else if (trigger) {
+    at = extend(PathStep{PathStep::Kind::kWatch, stop.addr, count, 1, stop.watch});
+  } else {
+    at = extend(PathStep{PathStep::Kind::kSteps, 0, 1});
   }
-  return interactive_stop(t, stop, regs);
+  at.stop = stop;
+  return interactive_stop(t, at);
 }
 
-Status ReplayDebugger::interactive_stop(ReplayTask& t, const DebugStop& stop,
-                                        std::optional<Registers> regs) {
-  current_ = Position{session_->current_event(), t.rec_tid, regs, stop};
-  RRL_TRY(serve(to_gdb(t, stop)));
+Status ReplayDebugger::interactive_stop(ReplayTask& t, const Position& at) {
+  current_ = at;
+  current_tid_ = t.rec_tid;
+  RRL_TRY(serve(to_gdb(t, at.stop)));
+  arrivals_.clear();  // counted again from here
+  triggers_.clear();
   if (request_ != Request::kNone) return std::unexpected(abandon(request_));
   return {};
 }
-
 gdb::StopEvent ReplayDebugger::to_gdb(const ReplayTask& t, const DebugStop& stop) const {
   gdb::StopEvent out;
   out.thread = gdb::ThreadRef{t.rec_tgid, t.rec_tid};
@@ -268,26 +371,20 @@ Status ReplayDebugger::reverse_continue() {
   auto last = scan_hits(from);
   if (!last) return std::unexpected(last.error());
   if (!*last) {
-    target_ = Position{options_.start_event, 0, std::nullopt,
-                       DebugStop{DebugStop::Kind::kSignal, 0, {}, SIGTRAP, true}};
-    mode_ = Mode::kSeek;
-    steps_left_ = 0;
-    history_start_pending_ = true;
+    seek(boundary(options_.start_event), /*history_start=*/true);
     return {};
   }
   Position hit = **last;
-  steps_left_ = 0;
   if (hit.stop.kind == DebugStop::Kind::kWatchpoint) {
-    // Stop before the write: step from the event's start up to after it.
-    Position start{hit.event, hit.rec_tid, std::nullopt, hit.stop};
-    auto n = count_steps(start, hit);
+    // Stop before the write: the instruction before the trigger.
+    auto n = count_steps(hit);
     if (!n) return std::unexpected(n.error());
-    target_ = start;
-    steps_left_ = *n > 0 ? *n - 1 : 0;
-  } else {
-    target_ = hit;
+    Position before{hit.event, {}, hit.stop};
+    if (*n > 1) before.path.push_back(PathStep{PathStep::Kind::kSteps, 0, *n - 1});
+    seek(before);
+    return {};
   }
-  mode_ = Mode::kSeek;
+  seek(hit);
   return {};
 }
 
@@ -302,44 +399,37 @@ Expected<std::optional<Position>> ReplayDebugger::scan_hits(const Position& to) 
   return std::optional<Position>(hits_.back());
 }
 
-// How many single-steps of `to`'s task take it from `from` (a boundary) to
-// `to`, or to the syscall that ends its stretch when `to` is a boundary.
-Expected<uint64_t> ReplayDebugger::count_steps(const Position& from, const Position& to) {
-  target_ = from;
-  step_scan_stop_ = to.regs;
+// How many single-steps take the task from the start of `to`'s event to
+// `to`; to the end of the event's stretch when `to` is a boundary.
+Expected<uint64_t> ReplayDebugger::count_steps(const Position& to) {
+  target_ = to;
   mode_ = Mode::kStepScan;
   auto st = run_session();
   if (!st && st.error().sys_errno != kAbandoned) return std::unexpected(st.error());
-  step_scan_stop_.reset();
   return steps_taken_;
 }
 
 // One instruction back from the current position.
 Status ReplayDebugger::reverse_step() {
   Position at = current_;
-  // The instruction before a boundary is the last one of the previous
-  // event's stretch (its syscall instruction, usually).
-  uint64_t event = at.regs ? at.event : at.event - 1;
-  if (event < options_.start_event || (at.event <= options_.start_event && !at.regs)) {
-    target_ = Position{options_.start_event, 0, std::nullopt,
-                       DebugStop{DebugStop::Kind::kSignal, 0, {}, SIGTRAP, true}};
-    mode_ = Mode::kSeek;
-    steps_left_ = 0;
-    history_start_pending_ = true;
-    return {};
+  while (true) {
+    // The instruction before a boundary is the last one of the previous
+    // event's stretch (its syscall instruction, usually).
+    if (at.path.empty()) at.event--;
+    if (at.event < options_.start_event) {
+      seek(boundary(options_.start_event), /*history_start=*/true);
+      return {};
+    }
+    auto n = count_steps(at);
+    if (!n) return std::unexpected(n.error());
+    Position before{at.event, {}, DebugStop{DebugStop::Kind::kStep}};
+    if (*n > 1) before.path.push_back(PathStep{PathStep::Kind::kSteps, 0, *n - 1});
+    if (*n > 0 || !at.path.empty()) {
+      seek(before);
+      return {};
+    }
+    at = Position{at.event, {}, {}};  // nothing ran in this stretch: the one before
   }
-  Position start{event, 0, std::nullopt, DebugStop{DebugStop::Kind::kStep}};
-  auto n = count_steps(start, at);
-  if (!n) return std::unexpected(n.error());
-  if (*n == 0) {
-    // Nothing ran in this stretch: go back into the one before.
-    current_ = Position{event, at.rec_tid, std::nullopt, {}};
-    return reverse_step();
-  }
-  target_ = start;
-  steps_left_ = *n > 0 ? *n - 1 : 0;
-  mode_ = Mode::kSeek;
-  return {};
 }
 
 }  // namespace rrl::debugger

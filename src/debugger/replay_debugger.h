@@ -2,20 +2,27 @@
 // that traces the replayed tasks, stops them where gdb wants, and goes back
 // in time by replaying to an earlier position.
 //
-// A position is where a debugger stop happened: an event number, and either
-// "before that event runs" (a boundary) or "while that event's task ran
-// towards it, with these registers" (see replay_sched.cc for why the first
-// time the task is in that state is the right one). Going back means running
-// a new replay to an earlier position: reverse-continue first scans forward
-// from the start to the current position, noting every breakpoint and
-// watchpoint hit, and then runs a replay to the last of them;
-// reverse-stepi single-steps from the start of the event up to the current
-// position and stops one instruction short.
+// A position is where a debugger stop happened, written so that any later
+// replay can find it again without a branch counter and without comparing
+// registers (which an untrapped rdtsc makes differ from one replay to the
+// next): an event number, and the path the event's task took from the start
+// of that event's stretch of user code: "the 3rd arrival at 0x401234, then 2
+// single-steps, then the 1st time the watchpoint on 0x404040 fired". An empty
+// path means "before the event runs". Every replay runs the same
+// instructions, so the same path leads to the same point.
+//
+// Going back means running a new replay to an earlier position.
+// reverse-continue first scans forward from the start to the current
+// position, noting every breakpoint and watchpoint hit (as paths from their
+// event's start), then runs a replay to the last of them. reverse-stepi
+// single-steps from the start of the event up to the current position,
+// counting, and stops one instruction short.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,12 +37,19 @@
 
 namespace rrl::debugger {
 
+struct PathStep {
+  enum class Kind : uint8_t { kArrive, kSteps, kWatch };
+  Kind kind = Kind::kSteps;
+  uint64_t addr = 0;   // kArrive: the address; kWatch: the watched address
+  uint64_t count = 0;  // arrivals, single-steps or watchpoint triggers
+  uint64_t len = 0;    // kWatch
+  replayer::WatchKind watch = replayer::WatchKind::kWrite;
+};
+
 struct Position {
   uint64_t event = 0;
-  pid_t rec_tid = 0;
-  std::optional<Registers> regs;  // none: before `event` runs
-  replayer::DebugStop stop;       // why gdb stopped there
-  bool operator==(const Position& o) const;
+  std::vector<PathStep> path;  // empty: before `event` runs
+  replayer::DebugStop stop;    // why gdb stopped there
 };
 
 struct DebuggerOptions {
@@ -72,10 +86,13 @@ class ReplayDebugger : public replayer::DebugHooks {
   Status reverse_continue();
   Status reverse_step();
   Expected<std::optional<Position>> scan_hits(const Position& to);
-  Expected<uint64_t> count_steps(const Position& from, const Position& to);
+  Expected<uint64_t> count_steps(const Position& to);
+  Status walk(const trace::Event& ev, const std::vector<PathStep>& path);
+  Status walk_stepping(const trace::Event& ev, const std::vector<PathStep>& path);
   Status serve(const gdb::StopEvent& stop);
-  Status interactive_stop(replayer::ReplayTask& t, const replayer::DebugStop& stop,
-                          std::optional<Registers> regs);
+  Status interactive_stop(replayer::ReplayTask& t, const Position& at);
+  Position extend(const PathStep& step) const;
+  void seek(Position to, bool history_start = false);
   Status install_user_points();
   Status at_target(const trace::Event& ev);
   gdb::StopEvent to_gdb(const replayer::ReplayTask& t, const replayer::DebugStop& stop) const;
@@ -90,12 +107,15 @@ class ReplayDebugger : public replayer::DebugHooks {
   Mailbox& mailbox_;
   std::unique_ptr<replayer::ReplaySession> session_;
   Mode mode_ = Mode::kSeek;
-  Position target_;        // kSeek, kScan, kStepScan
-  uint64_t steps_left_ = 0;  // kSeek: single-steps after reaching target_
-  Position current_;       // where gdb is stopped
-  std::vector<Position> hits_;   // kScan
-  uint64_t steps_taken_ = 0;     // kStepScan
-  bool step_scan_done_ = false;
+  Position target_;         // kSeek, kScan, kStepScan
+  Position current_;        // where gdb is stopped
+  uint64_t current_tid_ = 0;
+  std::vector<Position> hits_;  // kScan
+  uint64_t steps_taken_ = 0;    // kStepScan
+  // Breakpoint arrivals and watchpoint triggers since the event started or
+  // gdb last resumed, whichever came later; by address.
+  std::map<uint64_t, uint64_t> arrivals_, triggers_;
+  uint64_t ignore_arrival_ = 0;  // kScan: the arrival that is the scan's end
   Request request_ = Request::kNone;
   gdb::ResumeRequest resume_;
   bool resumed_ = false;
@@ -104,9 +124,10 @@ class ReplayDebugger : public replayer::DebugHooks {
   std::vector<replayer::Watchpoint> watches_;
   std::vector<Position> checkpoints_;  // "checkpoint" monitor command
   std::optional<Position> seek_request_;
-  std::optional<Registers> step_scan_stop_;  // kStepScan: stop stepping here
   bool history_start_ = false;          // the stop being served is the start of history
   bool history_start_pending_ = false;  // ... the seek under way ends there
+  bool walking_watch_ = false;          // walk() waits for a watchpoint trigger
+  uint64_t fired_ = 0;                  // watchpoint triggers, for walk_stepping()
 };
 
 }  // namespace rrl::debugger

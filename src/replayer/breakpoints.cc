@@ -1,9 +1,6 @@
 #include "replayer/breakpoints.h"
 
-#include <sys/user.h>
-
 #include <algorithm>
-#include <cstddef>
 
 #include "common/ptrace.h"
 
@@ -21,10 +18,6 @@ Expected<uint8_t> read_byte(pid_t tid, uint64_t addr) {
   uint8_t byte = 0;
   RRL_TRY(ptrace::read_memory(tid, RemoteAddr(addr), std::span<uint8_t>(&byte, 1)));
   return byte;
-}
-
-uint64_t debugreg_offset(int i) {
-  return offsetof(struct user, u_debugreg) + static_cast<uint64_t>(i) * sizeof(long);
 }
 
 }  // namespace
@@ -90,51 +83,25 @@ Status BreakpointTable::restore(pid_t tid, uint64_t addr) {
 }
 
 Status WatchpointTable::add(uint64_t addr, uint64_t len, WatchKind kind) {
-  std::vector<Watchpoint> parts;
-  uint64_t end = addr + len;
-  while (addr < end) {
-    uint64_t size = 8;
-    while (size > 1 && ((addr & (size - 1)) != 0 || addr + size > end)) size /= 2;
-    parts.push_back(Watchpoint{addr, size, kind});
-    addr += size;
-  }
-  if (slots_.size() + parts.size() > 4)
-    return fail("no debug register left for this watchpoint (x86 has four)");
-  slots_.insert(slots_.end(), parts.begin(), parts.end());
+  if (len == 0) return fail("a watchpoint needs a length");
+  watches_.push_back(Watchpoint{addr, len, kind});
   generation_++;
   return {};
 }
 
 Status WatchpointTable::remove(uint64_t addr, uint64_t len, WatchKind kind) {
-  std::erase_if(slots_, [&](const Watchpoint& w) {
-    return w.kind == kind && w.addr >= addr && w.addr + w.len <= addr + len;
+  auto it = std::find_if(watches_.begin(), watches_.end(), [&](const Watchpoint& w) {
+    return w.addr == addr && w.len == len && w.kind == kind;
   });
+  if (it != watches_.end()) watches_.erase(it);
   generation_++;
   return {};
 }
 
-Status WatchpointTable::apply(pid_t tid) const {
-  uint64_t dr7 = 0;
-  for (size_t i = 0; i < slots_.size(); ++i) {
-    const auto& w = slots_[i];
-    uint64_t rw = w.kind == WatchKind::kWrite ? 1 : 3;  // x86 cannot watch reads alone
-    uint64_t len = w.len == 1 ? 0 : w.len == 2 ? 1 : w.len == 8 ? 2 : 3;
-    // Disable before changing an address: the kernel validates DR7 against them.
-    RRL_TRY(ptrace::poke_user(tid, debugreg_offset(7), 0));
-    RRL_TRY(ptrace::poke_user(tid, debugreg_offset(static_cast<int>(i)), w.addr));
-    dr7 |= (1ULL << (2 * i)) | (rw << (16 + 4 * i)) | (len << (18 + 4 * i));
-  }
-  return ptrace::poke_user(tid, debugreg_offset(7), dr7);
-}
-
-Expected<std::optional<Watchpoint>> WatchpointTable::triggered(pid_t tid) const {
-  auto dr6 = ptrace::peek_user(tid, debugreg_offset(6));
-  if (!dr6) return std::unexpected(dr6.error());
-  if ((*dr6 & 0xf) == 0) return std::optional<Watchpoint>{};
-  RRL_TRY(ptrace::poke_user(tid, debugreg_offset(6), 0));
-  for (size_t i = 0; i < slots_.size(); ++i)
-    if (*dr6 & (1ULL << i)) return std::optional<Watchpoint>(slots_[i]);
-  return std::optional<Watchpoint>{};
+const Watchpoint* WatchpointTable::find(uint64_t addr) const {
+  for (const auto& w : watches_)
+    if (addr >= w.addr && addr < w.addr + w.len) return &w;
+  return nullptr;
 }
 
 }  // namespace rrl::replayer

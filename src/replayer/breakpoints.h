@@ -8,8 +8,10 @@
 // `refresh` writes it again. A fork copies the int3 bytes into the child,
 // which `scrub` undoes there.
 //
-// Watchpoints use the x86 debug registers DR0-DR3, which belong to each
-// thread: `apply` loads them into a thread before it runs.
+// Watchpoints are kept here as ranges; the replay session enforces them by
+// page protection (see watch_pages.cc): the x86 debug registers would be the
+// natural tool, but under the hypervisors we run on they accept values and
+// never fire.
 #pragma once
 
 #include <sys/types.h>
@@ -56,26 +58,22 @@ enum class WatchKind : uint8_t { kWrite = 2, kRead = 3, kAccess = 4 };  // gdb's
 
 struct Watchpoint {
   uint64_t addr = 0;
-  uint64_t len = 0;  // 1, 2, 4 or 8, aligned
+  uint64_t len = 0;
   WatchKind kind = WatchKind::kWrite;
 };
 
 class WatchpointTable {
  public:
-  // Splits [addr, addr+len) into aligned debug-register ranges; fails when the
-  // four registers are not enough.
   Status add(uint64_t addr, uint64_t len, WatchKind kind);
   Status remove(uint64_t addr, uint64_t len, WatchKind kind);
-  bool empty() const { return slots_.empty(); }
+  bool empty() const { return watches_.empty(); }
   uint64_t generation() const { return generation_; }
-  // Loads the debug registers of one thread.
-  Status apply(pid_t tid) const;
-  // After a SIGTRAP: the watchpoint that fired (DR6), if any; clears DR6.
-  Expected<std::optional<Watchpoint>> triggered(pid_t tid) const;
-  const std::vector<Watchpoint>& slots() const { return slots_; }
+  // The watchpoint covering `addr`, if any.
+  const Watchpoint* find(uint64_t addr) const;
+  const std::vector<Watchpoint>& all() const { return watches_; }
 
  private:
-  std::vector<Watchpoint> slots_;  // at most 4
+  std::vector<Watchpoint> watches_;
   uint64_t generation_ = 1;
 };
 

@@ -44,14 +44,12 @@ Status ReplaySession::report(ReplayTask& t, const DebugStop& stop) {
   return hooks_->on_stop(t, stop);
 }
 
-Expected<int> ReplaySession::run_task(ReplayTask& t, Resume how, int sig, uint64_t internal_bp) {
+Expected<int> ReplaySession::run_task(ReplayTask& t, Resume how, int sig, uint64_t internal_bp,
+                                      bool force_step) {
   t.hit_internal = false;
   bool debugged = is_debugged(t);
   while (true) {
-    if (debugged && t.dr_generation != watch_.generation()) {
-      RRL_TRY(watch_.apply(t.tid));
-      t.dr_generation = watch_.generation();
-    }
+    if (debugged) RRL_TRY(sync_watch_pages(t));
     bool user_step = debugged && hooks_->wants_step(t);
     uint64_t over = 0;  // a breakpoint under the ip, stepped over first
     if (!user_bps_.empty() || internal_bp != 0) {
@@ -63,7 +61,7 @@ Expected<int> ReplaySession::run_task(ReplayTask& t, Resume how, int sig, uint64
       RRL_TRY(user_bps_.lift(t.tid, over));
       RRL_TRY(internal_bps_.lift(t.tid, over));
     }
-    bool stepping = user_step || over != 0;
+    bool stepping = user_step || force_step || over != 0;
     RRL_TRY(resume(t, how, std::exchange(sig, 0), stepping));
     auto status = wait_filtered(t, how, stepping);
     if (over && !t.exited) {
@@ -71,22 +69,35 @@ Expected<int> ReplaySession::run_task(ReplayTask& t, Resume how, int sig, uint64
       RRL_TRY(internal_bps_.restore(t.tid, over));
     }
     if (!status) return status;
+    if (debugged && WIFSTOPPED(*status) && WSTOPSIG(*status) == SIGSEGV && !watched_pages_.empty()) {
+      // A write to a watched page: carried out by take_watch_fault.
+      auto fault = take_watch_fault(t);
+      if (!fault) return std::unexpected(fault.error());
+      if (*fault) {
+        if (**fault)
+          RRL_TRY(report(t, DebugStop{DebugStop::Kind::kWatchpoint, (**fault)->addr, (**fault)->kind}));
+        else if (user_step)
+          RRL_TRY(report(t, DebugStop{DebugStop::Kind::kStep}));
+        if (force_step || std::exchange(t.debug_break, false)) return (SIGTRAP << 8) | 0x7f;
+        continue;
+      }
+    }
     if (!is_sigtrap(*status)) {
       bool syscall_stop = WIFSTOPPED(*status) && WSTOPSIG(*status) == (SIGTRAP | 0x80);
       if (user_step && syscall_stop) t.stepped_into_syscall = true;
       return status;
     }
-    auto handled = handle_trap(t, *status, stepping, user_step, internal_bp);
+    auto handled = handle_trap(t, stepping, user_step, internal_bp);
     if (!handled) return std::unexpected(handled.error());
-    if (!*handled || t.hit_internal) return status;
+    if (!*handled || t.hit_internal || force_step || std::exchange(t.debug_break, false))
+      return status;
   }
 }
 
 // Sorts out one SIGTRAP stop of run_task: true when it was the debugger's or
 // replay's own (the task goes on), false when it belongs to the program.
-Expected<bool> ReplaySession::handle_trap(ReplayTask& t, int status, bool stepping,
-                                          bool user_step, uint64_t internal_bp) {
-  (void)status;
+Expected<bool> ReplaySession::handle_trap(ReplayTask& t, bool stepping, bool user_step,
+                                          uint64_t internal_bp) {
   bool debugged = is_debugged(t);
   auto si = ptrace::get_siginfo(t.tid);
   if (!si) return std::unexpected(si.error());
@@ -101,17 +112,6 @@ Expected<bool> ReplaySession::handle_trap(ReplayTask& t, int status, bool steppi
     if (debugged && user_bps_.contains(at))
       RRL_TRY(report(t, DebugStop{DebugStop::Kind::kBreakpoint, at}));
     t.hit_internal = at == internal_bp;
-    return true;
-  }
-  if (!stepping && (!debugged || watch_.empty())) return false;
-  std::optional<Watchpoint> fired;
-  if (debugged && !watch_.empty()) {
-    auto w = watch_.triggered(t.tid);
-    if (!w) return std::unexpected(w.error());
-    fired = *w;
-  }
-  if (fired) {
-    RRL_TRY(report(t, DebugStop{DebugStop::Kind::kWatchpoint, fired->addr, fired->kind}));
     return true;
   }
   if (!stepping) return false;
@@ -175,15 +175,37 @@ Expected<bool> ReplaySession::single_step(const trace::Event& ev) {
   }
   if (t.at_entry || t.at_event_stop || t.pending_sig || t.restart_result)
     return false;  // the event itself comes first
-  RRL_TRY(resume(t, Resume::kSysemu, 0, /*step=*/true));
-  auto status = wait_filtered(t, Resume::kSysemu, /*step=*/true);
+  auto status = run_task(t, Resume::kSysemu, 0, 0, /*force_step=*/true);
   if (!status) return std::unexpected(status.error());
   if (WIFSTOPPED(*status) && WSTOPSIG(*status) == (SIGTRAP | 0x80)) {
     t.at_entry = true;
     return false;
   }
   if (is_sigtrap(*status)) return true;
-  return fail(fmt::format("single-stepping task {} stopped with status {:#x}", t.rec_tid, *status));
+  return false;  // a fault: the event replays it
+}
+
+Status ReplaySession::run_to(const trace::Event& ev, uint64_t addr) {
+  auto tp = task_for(ev);
+  if (!tp) return std::unexpected(tp.error());
+  ReplayTask& t = **tp;
+  if (t.first_stop_pending) {
+    auto st = wait_stop(t);
+    if (!st) return std::unexpected(st.error());
+    t.first_stop_pending = false;
+  }
+  if (t.at_entry || t.at_event_stop)
+    return std::unexpected(divergence(ev, "a debugger position lies past this event's syscall"));
+  if (addr) RRL_TRY(internal_bps_.add(t.tid, addr));
+  auto status = run_task(t, Resume::kSysemu, std::exchange(t.pending_sig, 0), addr);
+  if (addr && !t.exited) RRL_TRY(internal_bps_.remove(t.tid, addr));
+  if (!status) return std::unexpected(status.error());
+  bool arrived = addr ? t.hit_internal : is_sigtrap(*status);
+  if (!arrived)
+    return std::unexpected(divergence(
+        ev, fmt::format("a debugger position was not reached: the task stopped with status {:#x}",
+                        *status)));
+  return {};
 }
 
 Expected<Registers> ReplaySession::task_registers(const ReplayTask& t) const {

@@ -162,8 +162,12 @@ Status ReplaySession::on_exec(const trace::Event& ev, const trace::ExecEvent& ex
   auto status = run_for_real(t, *regs, /*from_sysemu_stop=*/true, /*wait_last=*/false);
   if (!status) return std::unexpected(status.error());
   RRL_TRY(await_exec(t, ev));
-  if (is_debugged(t)) user_bps_.clear();  // the address space they were in is gone
-  t.dr_generation = 0;
+  if (is_debugged(t)) {
+    user_bps_.clear();  // the address space they were in is gone
+    watched_pages_.clear();
+    pages_generation_ = 0;
+    syscall_insn_ = 0;
+  }
   // The process's other threads are gone; the performer is now the leader.
   for (auto& [rec, other] : tasks_)
     if (other.get() != &t && other->tgid == t.tgid) other->exited = true;
@@ -172,7 +176,6 @@ Status ReplaySession::on_exec(const trace::Event& ev, const trace::ExecEvent& ex
     tasks_.erase(performer);
     self->rec_tid = ev.tid;
     self->tid = self->tgid;
-    self->dr_generation = 0;  // exec clears the debug registers
     tasks_[ev.tid] = std::move(self);
   }
   return apply_exec_state(*tasks_[ev.tid], ev, ex, patch);

@@ -18,6 +18,35 @@
 
 namespace rrl::replayer {
 
+namespace {
+
+std::string state_diff(const Registers& want, const Registers& got) {
+  std::string out;
+  auto add = [&](const char* name, uint64_t a, uint64_t b) {
+    if (a != b) out += fmt::format(" {}={:#x} (want {:#x})", name, b, a);
+  };
+  add("rax", want.r.rax, got.r.rax);
+  add("rbx", want.r.rbx, got.r.rbx);
+  add("rcx", want.r.rcx, got.r.rcx);
+  add("rdx", want.r.rdx, got.r.rdx);
+  add("rsi", want.r.rsi, got.r.rsi);
+  add("rdi", want.r.rdi, got.r.rdi);
+  add("rbp", want.r.rbp, got.r.rbp);
+  add("rsp", want.r.rsp, got.r.rsp);
+  add("r8", want.r.r8, got.r.r8);
+  add("r9", want.r.r9, got.r.r9);
+  add("r10", want.r.r10, got.r.r10);
+  add("r11", want.r.r11, got.r.r11);
+  add("r12", want.r.r12, got.r.r12);
+  add("r13", want.r.r13, got.r.r13);
+  add("r14", want.r.r14, got.r.r14);
+  add("r15", want.r.r15, got.r.r15);
+  add("eflags", want.r.eflags, got.r.eflags);
+  return out;
+}
+
+}  // namespace
+
 bool same_state(const Registers& a, const Registers& b) {
   constexpr uint64_t kArithFlags = 0x8d5;  // CF PF AF ZF SF OF
   return !compare_regs(a, b) && a.r.rax == b.r.rax && a.r.rcx == b.r.rcx && a.r.r11 == b.r.r11 &&
@@ -51,6 +80,7 @@ Status ReplaySession::reach_state(ReplayTask& t, const trace::Event& ev, const R
       if (!t->exited) (void)self->internal_bps_.remove(t->tid, target);
     }
   } lift{this, &t, target};
+  std::string last_miss;
   while (true) {
     auto status = run_task(t, Resume::kSysemu, std::exchange(t.pending_sig, 0), target);
     if (!status) return std::unexpected(status.error());
@@ -59,9 +89,11 @@ Status ReplaySession::reach_state(ReplayTask& t, const trace::Event& ev, const R
     if (!t.hit_internal)
       return std::unexpected(divergence(
           ev, fmt::format("looking for the recorded point at {:#x}, the task stopped with "
-                          "status {:#x} at {:#x}",
-                          target, *status, regs->ip())));
+                          "status {:#x} at {:#x}{}",
+                          target, *status, regs->ip(),
+                          last_miss.empty() ? "" : "; it passed there with" + last_miss)));
     if (same_state(want, *regs)) return {};
+    last_miss = state_diff(want, *regs);
   }
 }
 

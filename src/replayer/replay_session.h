@@ -50,10 +50,10 @@ struct ReplayTask {
   int expected_signal = 0;     // a recorded signal replay is about to deliver
   int signal_sent = 0;         // the next SignalEvent's signal is already queued (see on_syscall)
   // Debugger support (debug_support.cc).
-  uint64_t dr_generation = 0;        // watchpoints loaded into this thread's debug registers
   bool last_resume_sysemu = false;   // the last resume was PTRACE_SYSEMU(_SINGLESTEP)
   bool stepped_into_syscall = false; // a debugger's single-step ended at a syscall
   bool hit_internal = false;         // run_task returned at replay's own breakpoint
+  bool debug_break = false;          // the debugger asked run_task to return (on_stop)
 };
 
 class ReplaySession {
@@ -90,6 +90,9 @@ class ReplaySession {
   // plain step; false when it reached a syscall (left for the event to replay).
   Expected<bool> single_step(const trace::Event& ev);
   Expected<Registers> task_registers(const ReplayTask& t) const;
+  // Runs the task of `ev` (before the event runs) to its next arrival at
+  // `addr`, or until the debugger sets `debug_break` in on_stop (addr 0).
+  Status run_to(const trace::Event& ev, uint64_t addr);
   // The trace's copy of the program a recorded process runs.
   std::string exe_file(pid_t rec_pid) const {
     auto it = exe_files_.find(rec_pid);
@@ -112,9 +115,16 @@ class ReplaySession {
   Expected<int> wait_stop(ReplayTask& t);
   enum class Resume { kSysemu, kSyscall, kCont };
   Status resume(ReplayTask& t, Resume how, int sig, bool step = false);
-  Expected<int> run_task(ReplayTask& t, Resume how, int sig, uint64_t internal_bp = 0);
-  Expected<bool> handle_trap(ReplayTask& t, int status, bool stepping, bool user_step,
-                             uint64_t internal_bp);
+  Expected<int> run_task(ReplayTask& t, Resume how, int sig, uint64_t internal_bp = 0,
+                         bool force_step = false);
+  Expected<bool> handle_trap(ReplayTask& t, bool stepping, bool user_step, uint64_t internal_bp);
+  // Watchpoints (watch_pages.cc).
+  Expected<uint64_t> find_syscall_insn(ReplayTask& t);
+  Expected<int64_t> inject_anywhere(ReplayTask& t, int64_t nr,
+                                    std::initializer_list<uint64_t> args);
+  Status set_page_prot(ReplayTask& t, uint64_t page, int prot);
+  Status sync_watch_pages(ReplayTask& t);
+  Expected<std::optional<const Watchpoint*>> take_watch_fault(ReplayTask& t);
   Status report(ReplayTask& t, const DebugStop& stop);
   Expected<int> advance(ReplayTask& t, bool sysemu = true);
   bool is_stray_signal(const ReplayTask& t, int status) const;
@@ -173,6 +183,12 @@ class ReplaySession {
   BreakpointTable user_bps_;      // the debugger's, in the debugged process
   BreakpointTable internal_bps_;  // replay's own, for one search at a time
   WatchpointTable watch_;
+  struct WatchedPage {
+    int original = 0, applied = 0;  // PROT_* bits
+  };
+  std::map<uint64_t, WatchedPage> watched_pages_;
+  uint64_t pages_generation_ = 0;  // the watch_ generation the pages match
+  uint64_t syscall_insn_ = 0;
 };
 
 // The recorded registers that a syscall leaves alone, compared at every entry:
