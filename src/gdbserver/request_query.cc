@@ -72,6 +72,7 @@ Expected<Request> parse_signal_list(std::string_view rest, bool program) {
   SignalFilter req{program, {}};
   if (rest.empty()) return req;
   for (auto field : split_fields(rest, ';')) {
+    if (field.empty()) continue;  // gdb ends the list with ';'
     auto sig = parse_hex_field(field, "signal");
     if (!sig) return std::unexpected(sig.error());
     req.signals.push_back(static_cast<int>(*sig));

@@ -87,6 +87,11 @@ ThreadRef GdbServer::continue_thread() {
 }
 
 std::string GdbServer::stop_reply(const StopEvent& stop) {
+  // gdb takes the thread of a stop as the one its next g, m and s packets
+  // are about, without sending Hg or Hc again.
+  if (stop.thread.tid > 0) {
+    g_thread_ = c_thread_ = ThreadId{stop.thread.pid, stop.thread.tid};
+  }
   StopReplyOptions options;
   options.multiprocess = multiprocess_;
   if (list_threads_in_stop_) {

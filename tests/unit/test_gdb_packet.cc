@@ -160,6 +160,8 @@ TEST_CASE("gdb request: handshake and queries", "[gdb]") {
   auto pass = parsed<SignalFilter>("QPassSignals:e;14");
   CHECK(!pass.program);
   CHECK(pass.signals == std::vector<int>{14, 20});
+  // gdb itself ends the list with a ';'.
+  CHECK(parsed<SignalFilter>("QPassSignals:e;14;").signals == std::vector<int>{14, 20});
   CHECK(parsed<SignalFilter>("QProgramSignals:").program);
   CHECK(parsed<VFile>("vFile:open:2f6574632f706173737764,0,0").rest.starts_with("open:"));
   CHECK(parsed<MonitorCommand>("qRcmd,68656c6c6f").command == "hello");

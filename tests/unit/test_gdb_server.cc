@@ -289,6 +289,15 @@ TEST_CASE("gdb server: a session in ack mode", "[gdb]") {
   CHECK(s.output.ends_with("+$0010400000000000#05"));
 }
 
+TEST_CASE("gdb server: a stop's thread becomes the one g asks about", "[gdb]") {
+  // gdb does not send Hg again after a stop in another thread.
+  Session s;
+  s.target.next_stop.thread = kSecond;
+  run_session(s, "$QStartNoAckMode#b0+$Hgp64.65#22$vCont;c#a8$g#67");
+  REQUIRE(s.result.has_value());
+  CHECK(s.output == "+$OK#9a$OK#9a$T05swbreak:;thread:66;#76$E01#a6");
+}
+
 TEST_CASE("gdb server: no-ack mode starts after the OK is acknowledged", "[gdb]") {
   Session s;
   run_session(s, "$QStartNoAckMode#b0+$qC#b4$qC#00");
