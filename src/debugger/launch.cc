@@ -41,6 +41,7 @@ class RrLikeCommand(gdb.Command):
         gdb.execute("monitor " + self.monitor + (" " + arg if arg else ""))
         if self.moves:
             gdb.execute("maintenance flush register-cache")
+            gdb.execute("maintenance flush dcache")
             gdb.execute("frame")
 
 RrLikeCommand("when", "when")

@@ -98,15 +98,19 @@ Status ReplayDebugger::run_session() {
     if (!*more) break;
   }
   if (mode_ != Mode::kInteractive) return {};  // the target was past the end
+  return serve_exit(session_->exit_status());
+}
+
+// The debugged process is gone (or the trace ended): gdb hears its exit
+// status, and can only go back from here.
+Status ReplayDebugger::serve_exit(int status) {
   gdb::StopEvent exit;
-  int status = session_->exit_status();  // shell style: 128+N for signal N
-  bool killed = status > 128;
+  bool killed = status > 128;  // shell style: 128+N for signal N
   exit.kind = killed ? gdb::StopKind::kTerminated : gdb::StopKind::kExited;
   exit.exit_code = killed ? 0 : status;
   exit.signal = killed ? status - 128 : 0;
   exit.thread = gdb::ThreadRef{options_.rec_pid, options_.rec_pid};
   current_ = boundary(session_->current_event());
-  // Forward from the end: there is nothing more to run.
   do RRL_TRY(serve(exit));
   while (request_ == Request::kNone);
   return std::unexpected(abandon(request_));
@@ -132,6 +136,12 @@ Status ReplayDebugger::after_event(const trace::Event& ev) {
   if (!points_installed_ && (mode_ == Mode::kScan || mode_ == Mode::kInteractive) &&
       !session_->debugged_tasks().empty())
     RRL_TRY(install_user_points());
+  if (mode_ == Mode::kInteractive && ev.tid == options_.rec_pid) {
+    if (auto* ex = std::get_if<trace::ExitEvent>(&ev.data)) {
+      int st = ex->wait_status;
+      return serve_exit(WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
+    }
+  }
   if (mode_ != Mode::kInteractive || !mailbox_.take_interrupt()) return {};
   ReplayTask* t = session_->find_task(ev.tid);
   if (!t || !session_->is_debugged(*t)) {

@@ -83,6 +83,7 @@ class ReplayDebugger : public replayer::DebugHooks {
   enum class Request : uint8_t { kNone, kReverseContinue, kReverseStep, kSeek, kQuit };
 
   Status run_session();
+  Status serve_exit(int status);
   Status reverse_continue();
   Status reverse_step();
   Expected<std::optional<Position>> scan_hits(const Position& to);

@@ -249,6 +249,7 @@ Status ReplaySession::on_clone(const trace::Event& ev, const trace::CloneEvent& 
   // A forked child got a copy of the debugger's breakpoints; a vfork child
   // shares them with its parent until it execs.
   if (ce.kind == trace::CloneEvent::kFork && is_debugged(t)) user_bps_.scrub(c.tid);
+  if (ce.kind != trace::CloneEvent::kThread) exe_files_[ce.new_tid] = exe_files_[t.rec_tgid];
   if (child_tid_addr) {
     uint32_t rec = static_cast<uint32_t>(ce.new_tid);
     std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(&rec), sizeof rec);

@@ -16,7 +16,7 @@ CASES=(missing_program not_executable unknown_option_record unknown_option_globa
   unknown_subcommand record_without_program unwritable_trace_dir full_disk
   killed_during_recording ctrl_c ctrl_c_process_group dump_nonexistent version record_help
   dump_cat_hostname replay_no_trace replay_unknown_name replay_truncated replay_corrupt
-  replay_other_version replay_edited_result replay_needs_autopilot replay_after_deletion
+  replay_other_version replay_edited_result replay_bad_debugger replay_bad_port replay_after_deletion
   exec_format_error)
 
 RR_LIKE=$(resolve_exe "$1") || fail "rr-like not found: $1"
@@ -413,10 +413,16 @@ C
   [ "$(cat "$TMP/rep.out")" = "scaled 42" ] || fail "the replay printed: $(cat "$TMP/rep.out")"
 }
 
-case_replay_needs_autopilot() {
+case_replay_bad_debugger() {
   record_cat
-  run_rr 2 replay "$TMP/good"
-  expect_error "replay -a"
+  run_rr nonzero replay --debugger /nonexistent/gdb "$TMP/good"
+  expect_error "debugger"
+}
+
+case_replay_bad_port() {
+  record_cat
+  run_rr 2 replay -s notaport "$TMP/good"
+  expect_error "needs a number"
 }
 
 case_version() {
