@@ -8,8 +8,9 @@
 // to the last hit. A watchpoint is reported before the write that triggered
 // it (gdb then shows the value going back to what it was), which takes a
 // third, single-stepping run over that event to find the instruction before.
-// (Going back costs a replay from the start: no checkpoints of the replayed
-// processes yet.)
+// Those replays start from the nearest checkpoint before their target, not
+// from the start of the trace: a checkpoint is taken every few hundred events
+// where the replayed processes can be copied (see checkpoint.cc).
 #include "debugger/replay_debugger.h"
 
 #include <signal.h>
@@ -86,12 +87,15 @@ Status ReplayDebugger::drive() {
 // One replay, from the start of the trace to its end or until abandoned.
 Status ReplayDebugger::run_session() {
   session_.reset();  // its tasks go first
-  auto made = factory_();
+  auto from = std::exchange(forced_start_, false) ? std::exchange(start_from_, nullptr)
+                                                  : checkpoint_before(target_);
+  auto made = from ? replayer::ReplaySession::restore(*from) : factory_();
   if (!made) return std::unexpected(made.error());
   session_ = std::move(*made);
   session_->attach_debugger(this, options_.rec_pid);
   session_->set_echo(mode_ == Mode::kInteractive);
   points_installed_ = false;
+  if (from && mode_ == Mode::kScan) RRL_TRY(install_user_points());
   while (true) {
     auto more = session_->step_event();
     if (!more) return std::unexpected(more.error());
@@ -128,8 +132,49 @@ Status ReplayDebugger::before_event(const trace::Event& ev) {
   }
   arrivals_.clear();
   triggers_.clear();
+  maybe_checkpoint(ev);
   if (mode_ != Mode::kInteractive && ev.number == target_.event) return at_target(ev);
   return {};
+}
+
+namespace {
+
+constexpr uint64_t kCheckpointInterval = 400;  // events
+constexpr size_t kMaxCheckpoints = 64;
+
+}  // namespace
+
+// Takes a checkpoint when the last one is far enough behind, while the replay
+// moves forward into territory gdb may want to come back to.
+void ReplayDebugger::maybe_checkpoint(const trace::Event& ev) {
+  if (mode_ != Mode::kInteractive && mode_ != Mode::kSeek) return;
+  if (ev.number < options_.start_event) return;
+  auto next = checkpoints_at_.upper_bound(ev.number);
+  if (next != checkpoints_at_.begin() && std::prev(next)->first + kCheckpointInterval > ev.number)
+    return;
+  auto cp = session_->checkpoint();
+  if (!cp) {
+    kLog.info(0, "no checkpoint at event {}: {}", ev.number, cp.error().describe());
+    return;
+  }
+  if (!*cp) return;  // not possible here
+  checkpoints_at_[ev.number] = *cp;
+  if (checkpoints_at_.size() > kMaxCheckpoints) {
+    // Thin out: every other one, keeping the first.
+    bool drop = false;
+    for (auto it = std::next(checkpoints_at_.begin()); it != checkpoints_at_.end();)
+      it = (drop = !drop) ? checkpoints_at_.erase(it) : std::next(it);
+  }
+}
+
+// The latest checkpoint strictly before position `p` (nullptr: the start).
+std::shared_ptr<replayer::Checkpoint> ReplayDebugger::checkpoint_before(const Position& p) const {
+  auto it = checkpoints_at_.upper_bound(p.event);
+  while (it != checkpoints_at_.begin()) {
+    --it;
+    if (it->first < p.event || !p.path.empty()) return it->second;
+  }
+  return nullptr;
 }
 
 Status ReplayDebugger::after_event(const trace::Event& ev) {
@@ -377,14 +422,19 @@ Status ReplayDebugger::serve(const gdb::StopEvent& stop) {
 // Where gdb would be had the program run backwards to the last breakpoint or
 // watchpoint hit before the current position; the start when there is none.
 Status ReplayDebugger::reverse_continue() {
-  Position from = current_;
-  auto last = scan_hits(from);
-  if (!last) return std::unexpected(last.error());
-  if (!*last) {
-    seek(boundary(options_.start_event), /*history_start=*/true);
-    return {};
+  Position to = current_;
+  while (true) {
+    auto from = checkpoint_before(to);
+    auto last = scan_hits(from, to);
+    if (!last) return std::unexpected(last.error());
+    if (*last) break;
+    if (!from) {
+      seek(boundary(options_.start_event), /*history_start=*/true);
+      return {};
+    }
+    to = boundary(from->event);  // nothing there: the stretch before that checkpoint
   }
-  Position hit = **last;
+  Position hit = hits_.back();
   if (hit.stop.kind == DebugStop::Kind::kWatchpoint) {
     // Stop before the write: the instruction before the trigger.
     auto n = count_steps(hit);
@@ -398,10 +448,15 @@ Status ReplayDebugger::reverse_continue() {
   return {};
 }
 
-Expected<std::optional<Position>> ReplayDebugger::scan_hits(const Position& to) {
+// The breakpoint and watchpoint hits between checkpoint `from` and `to`
+// (`hits_`); the last of them, if any.
+Expected<std::optional<Position>> ReplayDebugger::scan_hits(
+    std::shared_ptr<replayer::Checkpoint> from, const Position& to) {
   hits_.clear();
   target_ = to;
   mode_ = Mode::kScan;
+  start_from_ = std::move(from);
+  forced_start_ = true;
   auto st = run_session();
   if (!st && st.error().sys_errno != kAbandoned) return std::unexpected(st.error());
   std::erase_if(hits_, [&](const Position& p) { return p.event < options_.start_event; });

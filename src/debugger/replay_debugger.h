@@ -86,7 +86,10 @@ class ReplayDebugger : public replayer::DebugHooks {
   Status serve_exit(int status);
   Status reverse_continue();
   Status reverse_step();
-  Expected<std::optional<Position>> scan_hits(const Position& to);
+  Expected<std::optional<Position>> scan_hits(std::shared_ptr<replayer::Checkpoint> from,
+                                              const Position& to);
+  std::shared_ptr<replayer::Checkpoint> checkpoint_before(const Position& p) const;
+  void maybe_checkpoint(const trace::Event& ev);
   Expected<uint64_t> count_steps(const Position& to);
   Status walk(const trace::Event& ev, const std::vector<PathStep>& path);
   Status walk_stepping(const trace::Event& ev, const std::vector<PathStep>& path);
@@ -129,6 +132,11 @@ class ReplayDebugger : public replayer::DebugHooks {
   bool history_start_pending_ = false;  // ... the seek under way ends there
   bool walking_watch_ = false;          // walk() waits for a watchpoint trigger
   uint64_t fired_ = 0;                  // watchpoint triggers, for walk_stepping()
+  // Frozen copies of the replay, by the event they start at (see checkpoint.cc).
+  std::map<uint64_t, std::shared_ptr<replayer::Checkpoint>> checkpoints_at_;
+  // run_session() starts from here when `forced_start_` (nullptr: the start).
+  std::shared_ptr<replayer::Checkpoint> start_from_;
+  bool forced_start_ = false;
 };
 
 }  // namespace rrl::debugger

@@ -55,7 +55,7 @@ Expected<std::string> ReplaySession::exec_link(const trace::ExecEvent& ex,
         now.st_dev == m.dev && now.st_ino == m.inode && now.st_size == saved.st_size)
       interp.clear();
   }
-  return exec_links_.link_for(ex, reader_.file_path(ex.trace_file), interp, patch);
+  return exec_links_->link_for(ex, reader_.file_path(ex.trace_file), interp, patch);
 }
 
 Status ReplaySession::apply_exec_state(ReplayTask& t, const trace::Event& ev,
@@ -97,7 +97,7 @@ Status ReplaySession::start_initial(const trace::Event& ev, const trace::ExecEve
   std::optional<InterpPatch> patch;
   auto link = exec_link(ex, &patch);
   if (!link) return std::unexpected(link.error());
-  auto pid = spawn_replay_child(exec_links_.dir(), *link, ex.argv, ex.envp);
+  auto pid = spawn_replay_child(exec_links_->dir(), *link, ex.argv, ex.envp);
   if (!pid) return std::unexpected(pid.error());
   auto task = std::make_unique<ReplayTask>();
   task->rec_tid = task->rec_tgid = ev.tid;

@@ -56,6 +56,8 @@ struct ReplayTask {
   bool debug_break = false;          // the debugger asked run_task to return (on_stop)
 };
 
+struct Checkpoint;
+
 class ReplaySession {
  public:
   // `shared_files`: saved files that some mapping maps MAP_SHARED (see map_file).
@@ -64,6 +66,13 @@ class ReplaySession {
   Status run();
   // Runs the next event; false at the end of the trace.
   Expected<bool> step_event();
+
+  // Checkpoints (checkpoint.cc). Between events only: a frozen copy of every
+  // replayed process, or nullptr when this point cannot be copied (a
+  // process with several threads, a task inside a syscall).
+  Expected<std::shared_ptr<Checkpoint>> checkpoint();
+  // A new replay session that starts where `cp` was taken.
+  static Expected<std::unique_ptr<ReplaySession>> restore(const Checkpoint& cp);
   int exit_status() const { return reader_.header().exit_status; }
 
   // Debugger support (debug_support.cc): see debug_hooks.h. `rec_pid` is the
@@ -125,6 +134,8 @@ class ReplaySession {
   Status set_page_prot(ReplayTask& t, uint64_t page, int prot);
   Status sync_watch_pages(ReplayTask& t);
   Expected<std::optional<const Watchpoint*>> take_watch_fault(ReplayTask& t);
+  Expected<pid_t> fork_copy(ReplayTask& t);
+  Expected<pid_t> fork_clean_copy(ReplayTask& t);
   Status report(ReplayTask& t, const DebugStop& stop);
   Expected<int> advance(ReplayTask& t, bool sysemu = true);
   bool is_stray_signal(const ReplayTask& t, int status) const;
@@ -171,7 +182,7 @@ class ReplaySession {
   trace::TraceReader reader_;
   std::optional<trace::Event> lookahead_;
   std::map<pid_t, std::unique_ptr<ReplayTask>> tasks_;  // by recorded tid
-  ExecLinks exec_links_;
+  std::shared_ptr<ExecLinks> exec_links_ = std::make_shared<ExecLinks>();
   uint64_t current_event_ = 0;  // for messages
   pid_t current_tid_ = 0;
   std::set<std::string> shared_files_;
@@ -189,6 +200,24 @@ class ReplaySession {
   std::map<uint64_t, WatchedPage> watched_pages_;
   uint64_t pages_generation_ = 0;  // the watch_ generation the pages match
   uint64_t syscall_insn_ = 0;
+};
+
+struct Checkpoint {
+  struct Frozen {
+    ReplayTask task;  // as it was; tid is the frozen copy's
+    Registers regs;
+  };
+  uint64_t event = 0;  // the next event to run
+  std::vector<Frozen> live;
+  std::vector<ReplayTask> gone;  // tasks that had exited
+  std::shared_ptr<ExecLinks> links;
+  std::map<pid_t, std::string> exe_files;
+  std::set<std::string> shared_files;
+  std::string trace_dir;
+  Checkpoint() = default;
+  Checkpoint(const Checkpoint&) = delete;
+  Checkpoint& operator=(const Checkpoint&) = delete;
+  ~Checkpoint();  // the frozen copies die with it
 };
 
 // The recorded registers that a syscall leaves alone, compared at every entry:

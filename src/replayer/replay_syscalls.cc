@@ -398,7 +398,7 @@ Status ReplaySession::map_file(ReplayTask& t, const trace::Event& ev, const trac
 // A copy of a saved file that replay may write through MAP_SHARED mappings
 // (the trace itself is never written).
 Expected<std::string> ReplaySession::scratch_copy(const std::string& trace_file) {
-  std::string copy = exec_links_.dir() + "/shared-" + trace_file;
+  std::string copy = exec_links_->dir() + "/shared-" + trace_file;
   if (scratch_made_.insert(trace_file).second) {
     std::error_code ec;
     if (!std::filesystem::copy_file(reader_.file_path(trace_file), copy,

@@ -14,6 +14,7 @@
 // permissions are read again from /proc/PID/maps after each such syscall.
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -72,8 +73,12 @@ Expected<int64_t> ReplaySession::inject_anywhere(ReplayTask& t, int64_t nr,
     RRL_TRY(ptrace::syscall(t.tid));
     auto status = wait_filtered(t, Resume::kSyscall);
     if (!status) return std::unexpected(status.error());
+    if (WIFSTOPPED(*status) && (*status >> 16) == PTRACE_EVENT_FORK) {
+      stops--;  // an injected fork (a checkpoint) reports its child first
+      continue;
+    }
     if (!WIFSTOPPED(*status) || WSTOPSIG(*status) != (SIGTRAP | 0x80))
-      return fail(fmt::format("a syscall injected for a watchpoint stopped with {:#x}", *status));
+      return fail(fmt::format("a syscall injected by replay stopped with {:#x}", *status));
     auto now = ptrace::get_regs(t.tid);
     if (!now) return std::unexpected(now.error());
     auto is_exit = ptrace::syscall_stop_is_exit(t.tid);
