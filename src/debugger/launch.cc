@@ -50,8 +50,10 @@ RrLikeCommand("restart", "restart", moves=True)
 RrLikeCommand("info checkpoints", "checkpoints")
 )";
 
-// Where gdb's first stop is: -g EVENT, and not before the -p process exists.
-Expected<uint64_t> first_stop(const std::string& dir, const DebugOptions& opts, pid_t* pid) {
+// Where gdb's first stop is (-g EVENT, and not before the -p process
+// exists), and where its history starts (the process's first event).
+Expected<std::pair<uint64_t, uint64_t>> first_stop(const std::string& dir,
+                                                   const DebugOptions& opts, pid_t* pid) {
   auto reader = trace::TraceReader::open(dir);
   if (!reader) return std::unexpected(reader.error());
   uint64_t count = 0;
@@ -68,7 +70,7 @@ Expected<uint64_t> first_stop(const std::string& dir, const DebugOptions& opts, 
   uint64_t start = std::max<uint64_t>(opts.start_event, *born);
   if (start >= count)
     return fail(fmt::format("event {} is past the end of the trace ({} events)", start, count));
-  return start;
+  return std::pair{start, *born};
 }
 
 Expected<std::string> write_command_file() {
@@ -138,7 +140,7 @@ Expected<int> debug_replay(const DebugOptions& opts) {
   ::signal(SIGPIPE, SIG_IGN);
 
   Mailbox mailbox;
-  DebuggerOptions dopts{trace->dir, pid, *start};
+  DebuggerOptions dopts{trace->dir, pid, start->first, start->second};
   auto prepared = *trace;
   ReplayDebugger debugger(dopts, [prepared] { return replayer::open_session(prepared); }, mailbox);
   Status outcome;

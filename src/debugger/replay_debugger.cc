@@ -148,7 +148,7 @@ constexpr size_t kMaxCheckpoints = 64;
 // moves forward into territory gdb may want to come back to.
 void ReplayDebugger::maybe_checkpoint(const trace::Event& ev) {
   if (mode_ != Mode::kInteractive && mode_ != Mode::kSeek) return;
-  if (ev.number < options_.start_event) return;
+  if (ev.number < options_.history_start) return;
   auto next = checkpoints_at_.upper_bound(ev.number);
   if (next != checkpoints_at_.begin() && std::prev(next)->first + kCheckpointInterval > ev.number)
     return;
@@ -236,9 +236,9 @@ Status ReplayDebugger::walk(const trace::Event& ev, const std::vector<PathStep>&
 Status ReplayDebugger::walk_stepping(const trace::Event& ev, const std::vector<PathStep>& path) {
   steps_taken_ = 0;
   // An mmap's contents or a code patch: the task ran nothing for these.
-  if (std::holds_alternative<trace::MmapEvent>(ev.data) ||
-      std::holds_alternative<trace::PatchEvent>(ev.data))
-    return {};
+  stretch_empty_ = std::holds_alternative<trace::MmapEvent>(ev.data) ||
+                   std::holds_alternative<trace::PatchEvent>(ev.data);
+  if (stretch_empty_) return {};
   ReplayTask* t = session_->find_task(ev.tid);
   if (!t) return fail("the task to step back in is gone");
   auto one = [&]() -> Expected<bool> {
@@ -429,7 +429,7 @@ Status ReplayDebugger::reverse_continue() {
     if (!last) return std::unexpected(last.error());
     if (*last) break;
     if (!from) {
-      seek(boundary(options_.start_event), /*history_start=*/true);
+      seek(boundary(options_.history_start), /*history_start=*/true);
       return {};
     }
     to = boundary(from->event);  // nothing there: the stretch before that checkpoint
@@ -459,7 +459,7 @@ Expected<std::optional<Position>> ReplayDebugger::scan_hits(
   forced_start_ = true;
   auto st = run_session();
   if (!st && st.error().sys_errno != kAbandoned) return std::unexpected(st.error());
-  std::erase_if(hits_, [&](const Position& p) { return p.event < options_.start_event; });
+  std::erase_if(hits_, [&](const Position& p) { return p.event < options_.history_start; });
   if (hits_.empty()) return std::optional<Position>{};
   return std::optional<Position>(hits_.back());
 }
@@ -469,6 +469,7 @@ Expected<std::optional<Position>> ReplayDebugger::scan_hits(
 Expected<uint64_t> ReplayDebugger::count_steps(const Position& to) {
   target_ = to;
   mode_ = Mode::kStepScan;
+  steps_taken_ = 0;
   auto st = run_session();
   if (!st && st.error().sys_errno != kAbandoned) return std::unexpected(st.error());
   return steps_taken_;
@@ -478,18 +479,21 @@ Expected<uint64_t> ReplayDebugger::count_steps(const Position& to) {
 Status ReplayDebugger::reverse_step() {
   Position at = current_;
   while (true) {
+    bool boundary_target = at.path.empty();
     // The instruction before a boundary is the last one of the previous
-    // event's stretch (its syscall instruction, usually).
-    if (at.path.empty()) at.event--;
-    if (at.event < options_.start_event) {
-      seek(boundary(options_.start_event), /*history_start=*/true);
+    // event's stretch: usually its syscall instruction, which the task is
+    // about to execute after that stretch's plain steps.
+    if (boundary_target) at.event--;
+    if (at.event < options_.history_start) {
+      seek(boundary(options_.history_start), /*history_start=*/true);
       return {};
     }
     auto n = count_steps(at);
     if (!n) return std::unexpected(n.error());
-    Position before{at.event, {}, DebugStop{DebugStop::Kind::kStep}};
-    if (*n > 1) before.path.push_back(PathStep{PathStep::Kind::kSteps, 0, *n - 1});
-    if (*n > 0 || !at.path.empty()) {
+    uint64_t steps = boundary_target ? *n : *n - 1;
+    if (!stretch_empty_ && (boundary_target || *n > 0)) {
+      Position before{at.event, {}, DebugStop{DebugStop::Kind::kStep}};
+      if (steps > 0) before.path.push_back(PathStep{PathStep::Kind::kSteps, 0, steps});
       seek(before);
       return {};
     }

@@ -55,7 +55,8 @@ struct Position {
 struct DebuggerOptions {
   std::string trace_dir;
   pid_t rec_pid = 0;         // the recorded process to debug; 0: the first
-  uint64_t start_event = 1;  // gdb's first stop: before this event
+  uint64_t start_event = 1;    // gdb's first stop: before this event
+  uint64_t history_start = 1;  // going back stops here: the process's first event
 };
 
 // Makes a fresh replay session of the trace (see replayer.h).
@@ -116,6 +117,7 @@ class ReplayDebugger : public replayer::DebugHooks {
   uint64_t current_tid_ = 0;
   std::vector<Position> hits_;  // kScan
   uint64_t steps_taken_ = 0;    // kStepScan
+  bool stretch_empty_ = false;  // kStepScan: the event ran no instructions
   // Breakpoint arrivals and watchpoint triggers since the event started or
   // gdb last resumed, whichever came later; by address.
   std::map<uint64_t, uint64_t> arrivals_, triggers_;

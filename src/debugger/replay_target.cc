@@ -204,7 +204,7 @@ std::string ReplayTarget::monitor(std::string_view command) {
   }
   if (word == "restart") {
     size_t n = 0;
-    Position to{d.options_.start_event, {},
+    Position to{d.options_.history_start, {},
                 replayer::DebugStop{replayer::DebugStop::Kind::kSignal, 0, {}, SIGTRAP, true}};
     if (in >> n) {
       if (n == 0 || n > d.checkpoints_.size()) return fmt::format("No checkpoint number {}.\n", n);

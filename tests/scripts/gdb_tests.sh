@@ -9,7 +9,7 @@ set -u
 
 CASES=(break_args print_locals watch_values threads fork_child exit_status
   reverse_continue_breakpoint reverse_continue_watch reverse_finish reverse_step
-  history_start checkpoint_restart second_client bad_packets disconnect)
+  history_start checkpoint_restart goto_event_stepi second_client bad_packets disconnect)
 
 RR_LIKE=$(resolve_exe "$1") || fail "rr-like not found: $1"
 PROGRAMS=$2
@@ -175,6 +175,23 @@ case_checkpoint_restart() {
     'info checkpoints' 'restart 1' 'print hits' 'print i'
   expect_lines '^Checkpoint 1 at event [0-9]+' '^\$1 = 2$' '^Current event: [0-9]+' \
     '^1[[:space:]]+event [0-9]+' '^Restarting from checkpoint 1' '^\$2 = 0$' '^\$3 = 1$'
+}
+
+case_goto_event_stepi() {
+  record gdb_basic
+  local event
+  event=$("$RR_LIKE" dump "$TRACE" | grep '"syscall":"getpid"' | sed -n 2p |
+    sed -E 's/^\{"event":([0-9]+).*/\1/')
+  [ -n "$event" ] || fail "no getpid in the trace"
+  debug -g "$event" -- 'when' 'print/x $pc' 'reverse-stepi' 'x/i $pc' 'reverse-stepi' \
+    'print/x $pc' 'stepi' 'stepi' 'print/x $pc' 'when'
+  expect_lines "^Current event: $event\$" '^\$1 = 0x' '=> .*syscall' '^\$2 = 0x' '^\$3 = 0x' \
+    "^Current event: $event\$"
+  local pcs
+  pcs=$(grep -E '^\$[123] = ' "$TMP/gdb.out" | cut -d' ' -f3 | tr '\n' ' ')
+  set -- $pcs
+  [ "$1" = "$3" ] && [ "$1" != "$2" ] ||
+    fail "two stepi after two reverse-stepi did not come back to $1: $pcs"
 }
 
 # serve PROGRAM: rr-like serving its replay on a free port, in the background.
