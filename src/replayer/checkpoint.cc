@@ -87,6 +87,7 @@ Expected<std::shared_ptr<Checkpoint>> ReplaySession::checkpoint() {
   cp->event = current_event_;
   cp->links = exec_links_;
   cp->exe_files = exe_files_;
+  cp->file_maps = file_maps_;
   cp->shared_files = shared_files_;
   cp->trace_dir = reader_.dir();
   for (auto& [rec, t] : tasks_) {
@@ -117,6 +118,7 @@ Expected<std::unique_ptr<ReplaySession>> ReplaySession::restore(const Checkpoint
   auto session = std::make_unique<ReplaySession>(std::move(*reader), cp.shared_files);
   session->exec_links_ = cp.links;
   session->exe_files_ = cp.exe_files;
+  session->file_maps_ = cp.file_maps;
   session->current_event_ = cp.event;
   for (const auto& t : cp.gone) session->tasks_[t.rec_tid] = std::make_unique<ReplayTask>(t);
   for (const auto& f : cp.live) {

@@ -62,6 +62,9 @@ Status ReplaySession::apply_exec_state(ReplayTask& t, const trace::Event& ev,
                                        const trace::ExecEvent& ex,
                                        const std::optional<InterpPatch>& patch) {
   exe_files_[t.rec_tgid] = reader_.file_path(ex.trace_file);
+  file_maps_[t.rec_tgid].clear();
+  for (const auto& m : ex.mappings)
+    if (!m.trace_file.empty()) file_maps_[t.rec_tgid].push_back(m);
   auto maps = read_maps(t.tid);
   if (!maps) return std::unexpected(maps.error());
   for (const auto& rec : ex.mappings) {
@@ -249,7 +252,10 @@ Status ReplaySession::on_clone(const trace::Event& ev, const trace::CloneEvent& 
   // A forked child got a copy of the debugger's breakpoints; a vfork child
   // shares them with its parent until it execs.
   if (ce.kind == trace::CloneEvent::kFork && is_debugged(t)) user_bps_.scrub(c.tid);
-  if (ce.kind != trace::CloneEvent::kThread) exe_files_[ce.new_tid] = exe_files_[t.rec_tgid];
+  if (ce.kind != trace::CloneEvent::kThread) {
+    exe_files_[ce.new_tid] = exe_files_[t.rec_tgid];
+    file_maps_[ce.new_tid] = file_maps_[t.rec_tgid];
+  }
   if (child_tid_addr) {
     uint32_t rec = static_cast<uint32_t>(ce.new_tid);
     std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(&rec), sizeof rec);

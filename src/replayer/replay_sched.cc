@@ -47,6 +47,9 @@ std::string state_diff(const Registers& want, const Registers& got) {
 
 }  // namespace
 
+// Visits by int3 before reach_state moves the search into the task.
+constexpr int kVisitsBeforeStub = 64;
+
 bool same_state(const Registers& a, const Registers& b) {
   constexpr uint64_t kArithFlags = 0x8d5;  // CF PF AF ZF SF OF
   return !compare_regs(a, b) && a.r.rax == b.r.rax && a.r.rcx == b.r.rcx && a.r.r11 == b.r.r11 &&
@@ -76,12 +79,13 @@ Status ReplaySession::reach_state(ReplayTask& t, const trace::Event& ev, const R
     ReplaySession* self;
     ReplayTask* t;
     uint64_t target;
+    bool active = true;
     ~Lift() {
-      if (!t->exited) (void)self->internal_bps_.remove(t->tid, target);
+      if (active && !t->exited) (void)self->internal_bps_.remove(t->tid, target);
     }
   } lift{this, &t, target};
   std::string last_miss;
-  while (true) {
+  for (int visits = 1;; ++visits) {
     auto status = run_task(t, Resume::kSysemu, std::exchange(t.pending_sig, 0), target);
     if (!status) return std::unexpected(status.error());
     regs = ptrace::get_regs(t.tid);
@@ -94,6 +98,16 @@ Status ReplaySession::reach_state(ReplayTask& t, const trace::Event& ev, const R
                           last_miss.empty() ? "" : "; it passed there with" + last_miss)));
     if (same_state(want, *regs)) return {};
     last_miss = state_diff(want, *regs);
+    if (visits == kVisitsBeforeStub) {
+      // A hot loop: search at native speed instead (fast_search.cc).
+      RRL_TRY(internal_bps_.remove(t.tid, target));
+      lift.active = false;
+      auto found = reach_state_in_process(t, want);
+      if (!found) return std::unexpected(divergence(ev, found.error().describe()));
+      if (*found) return {};
+      RRL_TRY(internal_bps_.add(t.tid, target));
+      lift.active = true;
+    }
   }
 }
 

@@ -27,6 +27,7 @@
 
 #include "common/error.h"
 #include "common/registers.h"
+#include "monkeypatch/relocate.h"
 #include "replayer/breakpoints.h"
 #include "replayer/debug_hooks.h"
 #include "replayer/exec_link.h"
@@ -177,6 +178,9 @@ class ReplaySession {
   Status on_patch(const trace::Event& ev, const trace::PatchEvent& pe);
   Status on_sched(const trace::Event& ev, const trace::SchedEvent& se);
   Status reach_state(ReplayTask& t, const trace::Event& ev, const Registers& want);
+  Expected<bool> reach_state_in_process(ReplayTask& t, const Registers& want);
+  Expected<monkeypatch::PatchRegion> region_at(ReplayTask& t, uint64_t ip);
+  Expected<uint64_t> map_stub_page(ReplayTask& t, uint64_t near);
   Status write_all(ReplayTask& t, const std::vector<trace::MemWrite>& writes);
 
   trace::TraceReader reader_;
@@ -190,6 +194,9 @@ class ReplaySession {
   DebugHooks* hooks_ = nullptr;
   bool echo_ = true;
   std::map<pid_t, std::string> exe_files_;  // by recorded pid
+  // File mappings with a saved copy, by recorded pid, newest last (they
+  // may overlap older ones): where replay finds the code around an address.
+  std::map<pid_t, std::vector<trace::MappingRecord>> file_maps_;
   pid_t debug_pid_ = 0;
   BreakpointTable user_bps_;      // the debugger's, in the debugged process
   BreakpointTable internal_bps_;  // replay's own, for one search at a time
@@ -212,6 +219,7 @@ struct Checkpoint {
   std::vector<ReplayTask> gone;  // tasks that had exited
   std::shared_ptr<ExecLinks> links;
   std::map<pid_t, std::string> exe_files;
+  std::map<pid_t, std::vector<trace::MappingRecord>> file_maps;
   std::set<std::string> shared_files;
   std::string trace_dir;
   Checkpoint() = default;

@@ -359,6 +359,7 @@ Status ReplaySession::map_file(ReplayTask& t, const trace::Event& ev, const trac
     auto* mm = std::get_if<trace::MmapEvent>(&(*next)->data);
     if (mm && (*next)->tid == ev.tid && mm->mapping.start == start) {
       mapping = mm->mapping;
+      if (!mm->mapping.trace_file.empty()) file_maps_[t.rec_tgid].push_back(mm->mapping);
       lookahead_.reset();
     }
   }

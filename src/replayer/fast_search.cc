@@ -1,0 +1,270 @@
+// Finding a recorded point inside a hot loop at native speed.
+//
+// reach_state looks for the first time a task is at ip X with given
+// registers. With an int3 at X that costs a ptrace stop per visit, and a loop
+// interrupted after millions of iterations (a time slice, a timer signal)
+// takes minutes. After a few dozen visits, reach_state asks for this instead:
+// the instructions at X are moved into a stub that the task runs itself, and
+// X becomes a jump to it. The stub compares every general register and the
+// arithmetic flags with the wanted values. On a mismatch it runs the moved
+// instructions and jumps back; on a match it puts everything back and traps
+// (int3), with the task's state exactly as it was at X. Replay then moves the
+// ip back to X, and removes the jump and the stub.
+//
+// The stub never writes below the stack's red zone (it first moves rsp 128
+// bytes down), and touches no register it does not restore. Whether X's
+// neighbourhood can be moved is decided as for the monkeypatcher: the
+// function around X (from the symbols or .eh_frame of the file mapped there,
+// which the trace has a copy of) must have no branch into the overwritten
+// bytes. When any of this cannot be established, reach_state keeps using int3.
+#include <elf.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/proc_maps.h"
+#include "common/ptrace.h"
+#include "common/scoped_fd.h"
+#include "monkeypatch/branch_targets.h"
+#include "monkeypatch/decode.h"
+#include "monkeypatch/relocate.h"
+#include "replayer/replay_session.h"
+
+namespace rrl::replayer {
+
+namespace {
+
+const LogChannel kLog("replayer");
+
+// The link-time address of file offset `offset` in ELF file `path`.
+std::optional<uint64_t> file_offset_to_vaddr(const std::string& path, uint64_t offset) {
+  if (elf_version(EV_CURRENT) == EV_NONE) return std::nullopt;
+  ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return std::nullopt;
+  Elf* elf = elf_begin(fd.get(), ELF_C_READ, nullptr);
+  if (!elf) return std::nullopt;
+  std::optional<uint64_t> out;
+  size_t n = 0;
+  if (elf_getphdrnum(elf, &n) == 0) {
+    for (size_t i = 0; i < n && !out; ++i) {
+      GElf_Phdr ph;
+      if (!gelf_getphdr(elf, static_cast<int>(i), &ph) || ph.p_type != PT_LOAD) continue;
+      if (offset >= ph.p_offset && offset < ph.p_offset + ph.p_filesz)
+        out = ph.p_vaddr + (offset - ph.p_offset);
+    }
+  }
+  elf_end(elf);
+  return out;
+}
+
+// Registers in x86 encoding order, with their place in user_regs_struct.
+struct Gpr {
+  int number;
+  unsigned long long user_regs_struct::*field;
+};
+constexpr Gpr kGprs[] = {
+    {0, &user_regs_struct::rax},  {1, &user_regs_struct::rcx},  {2, &user_regs_struct::rdx},
+    {3, &user_regs_struct::rbx},  {5, &user_regs_struct::rbp},  {6, &user_regs_struct::rsi},
+    {7, &user_regs_struct::rdi},  {8, &user_regs_struct::r8},   {9, &user_regs_struct::r9},
+    {10, &user_regs_struct::r10}, {11, &user_regs_struct::r11}, {12, &user_regs_struct::r12},
+    {13, &user_regs_struct::r13}, {14, &user_regs_struct::r14}, {15, &user_regs_struct::r15},
+};
+constexpr uint64_t kRedZone = 128;
+
+class StubWriter {
+ public:
+  explicit StubWriter(uint64_t base) : base_(base) {}
+  uint64_t here() const { return base_ + code_.size(); }
+  void bytes(std::initializer_list<uint8_t> b) { code_.insert(code_.end(), b.begin(), b.end()); }
+  void bytes(const std::vector<uint8_t>& b) { code_.insert(code_.end(), b.begin(), b.end()); }
+  void u32(uint32_t v) {
+    for (int i = 0; i < 4; ++i) code_.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  }
+  // cmp reg, [rip + constant]: the constant is appended after the code.
+  void cmp_reg_const(int reg, uint64_t value) {
+    bytes({static_cast<uint8_t>(0x48 | (reg >= 8 ? 4 : 0)), 0x3b,
+           static_cast<uint8_t>(((reg & 7) << 3) | 5)});
+    constants_.push_back({code_.size(), value});
+    u32(0);
+  }
+  // jne to the label filled in by bind_mismatch().
+  void jne_mismatch() {
+    bytes({0x0f, 0x85});
+    jumps_.push_back(code_.size());
+    u32(0);
+  }
+  void bind_mismatch() {
+    for (size_t at : jumps_) patch_rel32(at, code_.size());
+  }
+  std::vector<uint8_t> finish() {
+    while (code_.size() % 8) code_.push_back(0xcc);
+    for (const auto& [at, value] : constants_) {
+      patch_rel32(at, code_.size());
+      for (int i = 0; i < 8; ++i) code_.push_back(static_cast<uint8_t>(value >> (8 * i)));
+    }
+    return code_;
+  }
+
+ private:
+  void patch_rel32(size_t at, size_t target) {
+    auto rel = static_cast<int32_t>(static_cast<int64_t>(target) - static_cast<int64_t>(at + 4));
+    for (int i = 0; i < 4; ++i) code_[at + i] = static_cast<uint8_t>(static_cast<uint32_t>(rel) >> (8 * i));
+  }
+  uint64_t base_;
+  std::vector<uint8_t> code_;
+  std::vector<std::pair<size_t, uint64_t>> constants_;
+  std::vector<size_t> jumps_;
+};
+
+// The stub at `base` for region `region`, looking for `want`. `match_trap`
+// receives the address the int3 leaves in rip.
+//
+// Flags are kept with lahf/seto (cheap, unlike pushfq/popfq) in a stack slot:
+// AH holds SF ZF AF PF CF, AL the overflow flag; `add al, 0x7f` and sahf put
+// them back.
+Expected<std::vector<uint8_t>> build_stub(uint64_t base, const monkeypatch::PatchRegion& region,
+                                          const Registers& want, uint64_t* match_trap) {
+  StubWriter w(base);
+  w.bytes({0x48, 0x8d, 0x64, 0x24, 0x80});  // lea rsp, [rsp-128]
+  w.bytes({0x50});                          // push rax
+  w.bytes({0x9f});                          // lahf
+  w.bytes({0x0f, 0x90, 0xc0});              // seto al
+  w.bytes({0x50});                          // push rax (the flags)
+  w.bytes({0x48, 0x8b, 0x44, 0x24, 0x08});  // mov rax, [rsp+8]
+  for (const auto& g : kGprs) {
+    w.cmp_reg_const(g.number, want.r.*g.field);
+    w.jne_mismatch();
+  }
+  w.cmp_reg_const(4, want.r.rsp - kRedZone - 16);  // rsp, as moved
+  w.jne_mismatch();
+  uint16_t flags = static_cast<uint16_t>(((want.r.eflags & 0xff) << 8) | ((want.r.eflags >> 11) & 1));
+  w.bytes({0x66, 0x81, 0x3c, 0x24});  // cmp word [rsp], imm16
+  w.bytes({static_cast<uint8_t>(flags), static_cast<uint8_t>(flags >> 8)});
+  w.jne_mismatch();
+  std::initializer_list<uint8_t> restore = {
+      0x58,                                            // pop rax (the flags)
+      0x04, 0x7f,                                      // add al, 0x7f: OF back
+      0x9e,                                            // sahf: the others back
+      0x58,                                            // pop rax
+      0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00,  // lea rsp, [rsp+128]
+  };
+  w.bytes(restore);
+  w.bytes({0xcc});
+  *match_trap = w.here();
+  w.bind_mismatch();
+  w.bytes(restore);
+  auto moved = monkeypatch::relocate(region.insns, w.here());
+  if (!moved) return std::unexpected(moved.error());
+  w.bytes(*moved);
+  w.bytes(monkeypatch::encode_jmp(w.here(), region.end));
+  return w.finish();
+}
+
+}  // namespace
+
+// The patch region at `ip` in task `t`'s process, or why there is none.
+Expected<monkeypatch::PatchRegion> ReplaySession::region_at(ReplayTask& t, uint64_t ip) {
+  const trace::MappingRecord* m = nullptr;
+  for (const auto& rec : file_maps_[t.rec_tgid])
+    if (ip >= rec.start && ip < rec.end) m = &rec;
+  if (!m) return fail("no saved file is mapped there");
+  std::string path = reader_.file_path(m->trace_file);
+  auto vaddr = file_offset_to_vaddr(path, ip - m->start + m->offset);
+  if (!vaddr) return fail("no ELF segment holds that address");
+  auto bounds = monkeypatch::function_bounds_from_file(path, *vaddr);
+  if (!bounds) return std::unexpected(bounds.error());
+  if (!*bounds) return fail("no function bounds known there");
+  uint64_t bias = ip - *vaddr;
+  uint64_t start = (*bounds)->start + bias, end = (*bounds)->end + bias;
+  std::vector<uint8_t> code(end - start);
+  RRL_TRY(ptrace::read_memory(t.tid, RemoteAddr(start), code));
+  user_bps_.hide(start, code);
+  internal_bps_.hide(start, code);
+  auto targets = monkeypatch::collect_branch_targets(code, start);
+  if (!targets) return std::unexpected(targets.error());
+  auto insns = monkeypatch::decode(std::span(code).subspan(ip - start), ip, 8);
+  if (!insns) return std::unexpected(insns.error());
+  monkeypatch::RegionOptions options;
+  options.must_start_at_site = true;
+  // (No calls: one that is moved returns into the stub, which may be gone by then.)
+  auto region = monkeypatch::choose_region(*insns, ip, *targets, options);
+  if (!region) return std::unexpected(region.error());
+  for (uint64_t a = region->start; a < region->end; ++a)
+    if (user_bps_.contains(a)) return fail("a debugger breakpoint lies in the region");
+  return region;
+}
+
+// Some free page within reach of a rel32 jump from `near`.
+Expected<uint64_t> ReplaySession::map_stub_page(ReplayTask& t, uint64_t near) {
+  auto maps = read_maps(t.tid);
+  if (!maps) return std::unexpected(maps.error());
+  for (uint64_t distance = 1ULL << 20; distance < (1ULL << 30); distance *= 2) {
+    for (int sign : {-1, 1}) {
+      uint64_t addr = ((near & ~0xfffULL) + static_cast<uint64_t>(sign) * distance) & ~0xfffULL;
+      bool taken = false;
+      for (const auto& m : *maps) taken |= addr < m.end && addr + 4096 > m.start;
+      if (taken || addr < (1ULL << 16)) continue;
+      auto r = inject_anywhere(t, SYS_mmap,
+                               {addr, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+                                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+                                static_cast<uint64_t>(-1), 0});
+      if (!r) return std::unexpected(r.error());
+      if (static_cast<uint64_t>(*r) == addr) return addr;
+    }
+  }
+  return fail("no free page near the code");
+}
+
+// Runs task `t` to the first time it is in state `want`, by a stub in its own
+// code (see the top of this file). False when that cannot be set up here;
+// the task has not moved then.
+Expected<bool> ReplaySession::reach_state_in_process(ReplayTask& t, const Registers& want) {
+  uint64_t x = want.ip();
+  auto region = region_at(t, x);
+  if (!region) {
+    kLog.debug(t.rec_tid, "no in-process search at {:#x}: {}", x, region.error().describe());
+    return false;
+  }
+  auto page = map_stub_page(t, x);
+  if (!page) {
+    kLog.debug(t.rec_tid, "no in-process search at {:#x}: {}", x, page.error().describe());
+    return false;
+  }
+  uint64_t trap = 0;
+  auto stub = build_stub(*page, *region, want, &trap);
+  auto patch = stub ? monkeypatch::build_trampoline_patch(*region, *page)
+                    : Expected<std::vector<uint8_t>>(std::unexpected(stub.error()));
+  std::vector<uint8_t> original(region->size());
+  Status st = patch ? ptrace::read_memory(t.tid, RemoteAddr(x), original)
+                    : Status(std::unexpected(patch.error()));
+  if (st) st = ptrace::write_memory(t.tid, RemoteAddr(*page), *stub);
+  if (st) st = ptrace::write_memory(t.tid, RemoteAddr(x), *patch);
+  Expected<int> status = 0;
+  if (st) status = run_task(t, Resume::kSysemu, std::exchange(t.pending_sig, 0));
+  // Put the code back whatever happened.
+  (void)ptrace::write_memory(t.tid, RemoteAddr(x), original);
+  auto regs = ptrace::get_regs(t.tid);
+  bool found = st && status && regs && regs->ip() == trap && WIFSTOPPED(*status) &&
+               WSTOPSIG(*status) == SIGTRAP;
+  if (found) {
+    regs->set_ip(x);
+    RRL_TRY(ptrace::set_regs(t.tid, *regs));
+  }
+  if (regs && regs->ip() >= *page && regs->ip() < *page + 4096 && !found)
+    return fail(fmt::format("the in-process search stopped inside its stub at {:#x}", regs->ip()));
+  (void)inject_anywhere(t, SYS_munmap, {*page, 4096});
+  if (!st) return std::unexpected(st.error());
+  if (!status) return std::unexpected(status.error());
+  if (!found)
+    return fail(fmt::format("the in-process search for {:#x} ended with status {:#x}", x,
+                            *status));
+  return true;
+}
+
+}  // namespace rrl::replayer
