@@ -222,6 +222,12 @@ Status read_memory(pid_t tid, RemoteAddr addr, std::span<uint8_t> out) {
 
 Status write_memory(pid_t tid, RemoteAddr addr, std::span<const uint8_t> data) {
   if (data.empty()) return {};
+  // Writable pages take the cheap way; code and other read-only pages (a
+  // breakpoint, a patch) need /proc/PID/mem, which writes through protections.
+  iovec local{const_cast<uint8_t*>(data.data()), data.size()};
+  iovec remote{reinterpret_cast<void*>(addr.addr()), data.size()};
+  if (::process_vm_writev(tid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(data.size()))
+    return {};
   return proc_mem_io(tid, addr, const_cast<uint8_t*>(data.data()), data.size(), /*write=*/true);
 }
 
