@@ -19,6 +19,24 @@ if [ "$CASE" = list ]; then
   exit 0
 fi
 command -v gdb > /dev/null || fail "gdb is not installed"
+
+# RRL_GDB_AS_NOBODY=1: run the case as the unprivileged user `nobody`
+# (when started as root), to prove that debugging needs no privileges.
+if [ "${RRL_GDB_AS_NOBODY:-0}" = 1 ] && [ "$(id -u)" = 0 ]; then
+  GROUP=$(id -gn nobody) || fail "user nobody is missing"
+  HOME_DIR=$(mktemp -d "${TMPDIR:-/tmp}/rrl-nobody-XXXXXX") || fail "mktemp failed"
+  trap 'rm -rf "$HOME_DIR"' EXIT
+  chmod 755 "$HOME_DIR"
+  chown nobody: "$HOME_DIR"
+  setpriv --reuid=nobody --regid="$GROUP" --clear-groups \
+    env HOME="$HOME_DIR" TMPDIR="$HOME_DIR" RRL_GDB_AS_NOBODY=running \
+    bash "$(readlink -f "$0")" "$RR_LIKE" "$PROGRAMS" "$CASE"
+  exit $?
+fi
+if [ "${RRL_GDB_AS_NOBODY:-0}" = running ]; then
+  [ "$(id -u)" != 0 ] || fail "still root"
+  echo "running as $(id -un)"
+fi
 setup_tmp
 export RR_LIKE_TRACE_DIR=$TMP/traces
 # rr-like runs with this in its environment, and so do gdb and the tracees.
