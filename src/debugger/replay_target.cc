@@ -122,6 +122,31 @@ Expected<std::string> ReplayTarget::exec_file(int pid) {
   return path;
 }
 
+// Files under /proc/PID of a recorded process are those of its replay (the
+// recorded pid and tids are the replay's own ones); other paths are read as
+// they are.
+Expected<std::string> ReplayTarget::file_contents(int pid, const std::string& path) {
+  std::string real = path;
+  RRL_TRY(on_replay_thread([&]() -> Status {
+    auto* session = debugger_.session_.get();
+    std::string prefix = fmt::format("/proc/{}/", pid);
+    if (!session || !path.starts_with(prefix)) return {};
+    ReplayTask* t = task(gdb::ThreadRef{pid, pid});
+    if (!t) return fail_errno("no such process", ENOENT);
+    std::string rest = path.substr(prefix.size());
+    for (auto* other : session->debugged_tasks()) {
+      std::string from = fmt::format("task/{}/", other->rec_tid);
+      if (rest.starts_with(from)) rest = fmt::format("task/{}/", other->tid) + rest.substr(from.size());
+    }
+    real = fmt::format("/proc/{}/{}", t->tid, rest);
+    return {};
+  }));
+  std::ifstream in(real, std::ios::binary);
+  if (!in) return fail_errno("cannot open " + real, errno ? errno : ENOENT);
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return data;
+}
+
 Expected<gdb::StopEvent> ReplayTarget::resume(const gdb::ResumeRequest& request,
                                               const gdb::InterruptPoll& interrupted) {
   uint64_t seen = mailbox_.stops_published();

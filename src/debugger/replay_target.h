@@ -25,6 +25,7 @@ class ReplayTarget : public gdb::Target {
   std::vector<uint8_t> read_memory(gdb::ThreadRef thread, uint64_t addr, size_t len) override;
   Expected<std::vector<uint8_t>> auxv(int pid) override;
   Expected<std::string> exec_file(int pid) override;
+  Expected<std::string> file_contents(int pid, const std::string& path) override;
   Expected<gdb::StopEvent> resume(const gdb::ResumeRequest& request,
                                   const gdb::InterruptPoll& interrupted) override;
   Status insert_breakpoint(gdb::BreakpointType type, uint64_t addr, uint64_t kind) override;

@@ -4,6 +4,7 @@
 // threads, negotiated features), never the debuggee's.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -80,6 +81,8 @@ class GdbServer {
   bool done_ = false;
   std::optional<ThreadId> g_thread_;  // Hg: registers and memory
   std::optional<ThreadId> c_thread_;  // Hc: legacy c/s packets
+  std::map<int, std::string> files_;  // vFile: open files, read whole
+  int next_file_ = 3;
 };
 
 }  // namespace rrl::gdb

@@ -160,7 +160,42 @@ GdbServer::Reply GdbServer::handle(const TraceStatus&) {
 GdbServer::Reply GdbServer::handle(const MustReplyEmpty&) {
   return reply_empty();
 }
-GdbServer::Reply GdbServer::handle(const VFile&) {
+// Host I/O, read-only: gdb reads files of the debugged process this way
+// (/proc/PID/maps and the like, which the target maps to the replay's own).
+GdbServer::Reply GdbServer::handle(const VFile& req) {
+  auto colon = req.rest.find(':');
+  std::string_view op = std::string_view(req.rest).substr(0, colon);
+  auto args = colon == std::string::npos
+                  ? std::vector<std::string_view>{}
+                  : split_fields(std::string_view(req.rest).substr(colon + 1), ',');
+  if (op == "setfs") return std::string("F0");
+  if (op == "open" && !args.empty()) {
+    auto path = hex_decode_text(args[0]);
+    uint64_t flags = args.size() > 1 ? parse_hex_u64(args[1]).value_or(1) : 0;
+    if (!path) return reply_error(1);
+    if ((flags & 3) != 0) return std::string("F-1,d");  // EACCES: read-only
+    auto data = target_.file_contents(register_thread().pid, *path);
+    if (!data) return fmt::format("F-1,{:x}", data.error().sys_errno ? data.error().sys_errno : 2);
+    int fd = next_file_++;
+    files_[fd] = std::move(*data);
+    return fmt::format("F{:x}", fd);
+  }
+  if (op == "pread" && args.size() == 3) {
+    auto fd = parse_hex_u64(args[0]), count = parse_hex_u64(args[1]),
+         offset = parse_hex_u64(args[2]);
+    auto it = fd ? files_.find(static_cast<int>(*fd)) : files_.end();
+    if (it == files_.end() || !count || !offset) return std::string("F-1,9");  // EBADF
+    const auto& data = it->second;
+    size_t from = std::min<size_t>(*offset, data.size());
+    size_t n = std::min<size_t>({*count, data.size() - from, 0x3000});
+    return fmt::format("F{:x};", n) + std::string(data.begin() + static_cast<long>(from),
+                                                  data.begin() + static_cast<long>(from + n));
+  }
+  if (op == "close" && args.size() == 1) {
+    auto fd = parse_hex_u64(args[0]);
+    if (!fd || !files_.erase(static_cast<int>(*fd))) return std::string("F-1,9");
+    return std::string("F0");
+  }
   return reply_empty();
 }
 

@@ -86,6 +86,9 @@ class Target {
   virtual std::vector<uint8_t> read_memory(ThreadRef thread, uint64_t addr, size_t len) = 0;
   virtual Expected<std::vector<uint8_t>> auxv(int pid) = 0;
   virtual Expected<std::string> exec_file(int pid) = 0;
+  // A file as the debugged process `pid` would see it (vFile). Errors carry
+  // an errno.
+  virtual Expected<std::string> file_contents(int pid, const std::string& path) = 0;
   // Run until something gdb must see. Calls `interrupted` often enough that
   // Ctrl-C feels immediate, and stops with SIGINT when it returns true.
   virtual Expected<StopEvent> resume(const ResumeRequest& request,

@@ -79,6 +79,10 @@ class FakeTarget : public Target {
   }
   Expected<std::vector<uint8_t>> auxv(int) override { return std::vector<uint8_t>{6, 0, 0, 0}; }
   Expected<std::string> exec_file(int) override { return std::string("/bin/true"); }
+  Expected<std::string> file_contents(int, const std::string& path) override {
+    if (path == "/maps") return std::string("0-1000 r-xp");
+    return fail_errno("no such file", ENOENT);
+  }
   Expected<StopEvent> resume(const ResumeRequest& req, const InterruptPoll& interrupted) override {
     resumes.push_back(req);
     if (interrupted()) {
@@ -403,9 +407,36 @@ TEST_CASE("gdb server: queries answered one by one", "[gdb]") {
   CHECK(replies[i++] == "");
   CHECK(replies[i++] == "E01");   // nothing readable
   CHECK(replies[i++] == "0304");  // partial read
-  CHECK(replies[i++] == "");      // vFile unsupported
+  CHECK(replies[i++] == "F0");    // vFile:setfs
   CHECK(replies[i++] == "OK");    // D
   CHECK(s.target.calls == std::vector<std::string>{"z0,401000", "detach"});
+}
+
+TEST_CASE("gdb server: host I/O reads files through the target", "[gdb]") {
+  Session s;
+  // open /maps read-only, pread 4 bytes at 2, past the end, close, close again,
+  // open for writing, open a missing file, an unknown operation.
+  std::vector<std::string> packets = {
+      "vFile:open:2f6d617073,0,0", "vFile:pread:3,4,2",         "vFile:pread:3,10,100",
+      "vFile:close:3",             "vFile:close:3",             "vFile:open:2f6d617073,1,0",
+      "vFile:open:2f6e6f6e65,0,0", "vFile:unlink:2f6d617073"};
+  std::string in = "$QStartNoAckMode#b0+";
+  for (const auto& p : packets) in += encode_packet(p);
+  run_session(s, in);
+  REQUIRE(s.result.has_value());
+  auto ev = events_of(s.output);
+  std::vector<std::string> replies;
+  for (const auto& e : ev)
+    if (e != "+") replies.push_back(e);
+  REQUIRE(replies.size() == packets.size() + 1);
+  CHECK(replies[1] == "F3");
+  CHECK(replies[2] == "F4;1000");
+  CHECK(replies[3] == "F0;");
+  CHECK(replies[4] == "F0");
+  CHECK(replies[5] == "F-1,9");
+  CHECK(replies[6] == "F-1,d");
+  CHECK(replies[7] == "F-1,2");
+  CHECK(replies[8] == "");
 }
 
 TEST_CASE("gdb server: kill ends the session; 'k' gets no reply", "[gdb]") {
