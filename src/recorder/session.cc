@@ -19,7 +19,6 @@ namespace {
 
 const LogChannel kLog("recorder");
 
-constexpr int64_t kTimeSliceMs = 50;
 
 int64_t monotonic_ms() {
   timespec ts;
@@ -88,12 +87,12 @@ void Session::enforce_time_slice() {
     return;
   }
   int64_t elapsed = monotonic_ms() - running_since_ms_;
-  if (elapsed >= kTimeSliceMs) {
+  if (elapsed >= running_->slice_ms) {
     set_alarm(0);
     if (ptrace::interrupt(running_->tid)) running_->interrupt_sent = true;
     return;
   }
-  set_alarm(running_since_ms_ + kTimeSliceMs);
+  set_alarm(running_since_ms_ + running_->slice_ms);
 }
 
 // Arms SIGALRM for `deadline_ms` (monotonic), or disarms it with 0; a timer
@@ -219,15 +218,26 @@ Status Session::resume(Task& t, bool to_syscall_exit, int sig) {
 // event of another task is about to be written while a task sits between entry
 // and exit, a SyscallEntryEvent for that task goes first. Single-threaded
 // programs never pay for it.
+//
+// The task's own pending entry needs a marker too when another task entered
+// a syscall after it (that task's user code ran after this entry): without
+// it, replay would run the other task's code first.
 Status Session::record(pid_t tid, trace::EventData data) {
+  auto pending = [&](pid_t p) {
+    auto it = tasks_.find(p);
+    return it != tasks_.end() && it->second->entry_marker_pending;
+  };
   while (!pending_entries_.empty()) {
     pid_t other = pending_entries_.front();
     pending_entries_.pop_front();
-    auto it = tasks_.find(other);
-    if (it == tasks_.end() || !it->second->entry_marker_pending) continue;
-    it->second->entry_marker_pending = false;
-    if (other == tid) continue;  // its own next event says it reached the syscall
-    RRL_TRY(write_event(other, trace::SyscallEntryEvent{it->second->entry_nr}));
+    if (!pending(other)) continue;
+    if (other == tid && std::none_of(pending_entries_.begin(), pending_entries_.end(),
+                                     [&](pid_t p) { return p != tid && pending(p); })) {
+      tasks_[other]->entry_marker_pending = false;
+      continue;  // its own next event says it reached the syscall
+    }
+    tasks_[other]->entry_marker_pending = false;
+    RRL_TRY(write_event(other, trace::SyscallEntryEvent{tasks_[other]->entry_nr}));
   }
   return write_event(tid, std::move(data));
 }

@@ -35,6 +35,9 @@ namespace rrl::recorder {
 
 enum class TaskState { kReady, kRunning, kInKernel, kGroupStop };
 
+// A task runs user code at most this long while others are ready (session.cc).
+constexpr int64_t kTimeSliceMs = 50;
+
 struct Task {
   pid_t tid = 0;
   pid_t tgid = 0;
@@ -52,10 +55,12 @@ struct Task {
   std::deque<siginfo_t> deferred;
   int delivering = 0;           // re-sent with tgkill, delivery stop expected
   siginfo_t delivering_info{};  // the original siginfo to deliver it with
+  std::vector<trace::MemWord> delivering_progress;  // where it is delivered (progress.cc)
   Registers boundary_regs;      // registers at its last syscall exit
   bool exit_recorded = false;
   bool entry_marker_pending = false;  // see Session::record()
   bool interrupt_sent = false;
+  int64_t slice_ms = kTimeSliceMs;  // its time slice: shorter while it spin-waits (signals.cc)
   bool resume_pending = false;  // preempted: its stop is recorded, it only waits for its turn //
                                 // PTRACE_INTERRUPT for a time slice is on its way
   int64_t entry_nr = -1;
@@ -75,6 +80,15 @@ class Session {
   uint64_t events() const { return next_event_; }
 
  private:
+  // Identifying arbitrary points (progress.cc).
+  // `spinning`: the task loops without writing memory (waiting for another);
+  // `at_syscall`: it stopped right before a syscall instruction.
+  Expected<std::vector<trace::MemWord>> probe_progress(Task& t, bool* spinning, bool* at_syscall);
+  Expected<bool> step_around(Task& t, uint64_t anchor);
+  Expected<bool> step_once(Task& t);
+  Expected<std::vector<trace::MemWord>> stopped_early(Task& t, bool* at_syscall);
+  Status step_to_anchor(Task& t);
+
   // Scheduling (session.cc).
   Status wait_for_stop(bool block);
   Task* pick_ready();

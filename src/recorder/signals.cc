@@ -17,6 +17,7 @@
 // Signals an instruction raised (faults) are delivered where they happen: they
 // are deterministic. Job-control stop signals are delivered at once.
 #include <signal.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <x86intrin.h>
@@ -86,16 +87,35 @@ Status Session::redeliver_deferred(Task& t) {
 
 Status Session::on_preempted(Task& t) {
   t.interrupt_sent = false;
+  if (t.in_syscall && t.deferred.empty()) return resume(t, /*to_syscall_exit=*/true);
+  // An arbitrary point: first find what identifies it (progress.cc).
+  std::vector<trace::MemWord> progress;
+  if (!t.in_syscall) {
+    bool spinning = false, at_syscall = false;
+    auto words = probe_progress(t, &spinning, &at_syscall);
+    if (!words && t.pending_status != 0 && !WIFSTOPPED(t.pending_status)) {
+      pid_t tid = t.tid;  // killed from outside while probed: t goes now
+      return handle_exited(tid, t.pending_status);
+    }
+    if (!words) return std::unexpected(words.error());
+    // A syscall is next: the task leaves user code there by itself, and held
+    // signals are delivered at its entry, a deterministic point.
+    if (at_syscall) return resume(t, /*to_syscall_exit=*/false);
+    progress = std::move(*words);
+    // A task that loops without writing anything waits for another one: its
+    // next slices get shorter, so the others get going sooner.
+    t.slice_ms = spinning ? std::max<int64_t>(2, t.slice_ms / 4) : kTimeSliceMs;
+  }
   if (!t.deferred.empty()) {
     // A held-back signal waited a whole time slice: deliver it here.
+    t.delivering_progress = std::move(progress);
     RRL_TRY(redeliver_deferred(t));
     return resume(t, /*to_syscall_exit=*/t.in_syscall);
   }
-  if (t.in_syscall) return resume(t, /*to_syscall_exit=*/true);  // at a syscall: no arbitrary point
   auto regs = ptrace::get_regs(t.tid);
   if (!regs)
     return ptrace::is_died(regs.error()) ? Status{} : Status(std::unexpected(regs.error()));
-  RRL_TRY(record(t.tid, trace::SchedEvent{*regs}));
+  RRL_TRY(record(t.tid, trace::SchedEvent{*regs, std::move(progress)}));
   // Back of the queue: everybody else who is ready goes first.
   t.resume_pending = true;
   t.state = TaskState::kReady;
@@ -135,6 +155,7 @@ Status Session::on_signal(Task& t, int sig) {
   std::memcpy(ev.siginfo.data(), &*si, sizeof(siginfo_t));
   ev.regs = *regs;
   ev.deterministic = synchronous;
+  if (redelivered) ev.progress = std::exchange(t.delivering_progress, {});
   RRL_TRY(record(t.tid, ev));
   return resume(t, /*to_syscall_exit=*/t.in_syscall, sig);
 }

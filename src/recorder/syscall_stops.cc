@@ -45,6 +45,7 @@ bool refused_syscall(int64_t nr) {
 }  // namespace
 
 Status Session::on_syscall_entry(Task& t) {
+  t.slice_ms = kTimeSliceMs;  // it did more than spin
   auto regs = ptrace::get_regs(t.tid);
   if (!regs)
     return ptrace::is_died(regs.error()) ? Status{} : Status(std::unexpected(regs.error()));

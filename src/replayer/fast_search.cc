@@ -11,16 +11,15 @@
 // (int3), with the task's state exactly as it was at X. Replay then moves the
 // ip back to X, and removes the jump and the stub.
 //
+// Memory words recorded with the point (recorder/progress.cc) are compared
+// too, after the registers.
+//
 // The stub never writes below the stack's red zone (it first moves rsp 128
 // bytes down), and touches no register it does not restore. Whether X's
 // neighbourhood can be moved is decided as for the monkeypatcher: the
 // function around X (from the symbols or .eh_frame of the file mapped there,
 // which the trace has a copy of) must have no branch into the overwritten
 // bytes. When any of this cannot be established, reach_state keeps using int3.
-#include <elf.h>
-#include <fcntl.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -30,9 +29,7 @@
 #include "common/log.h"
 #include "common/proc_maps.h"
 #include "common/ptrace.h"
-#include "common/scoped_fd.h"
-#include "monkeypatch/branch_targets.h"
-#include "monkeypatch/decode.h"
+#include "monkeypatch/anchor.h"
 #include "monkeypatch/relocate.h"
 #include "replayer/replay_session.h"
 
@@ -41,27 +38,6 @@ namespace rrl::replayer {
 namespace {
 
 const LogChannel kLog("replayer");
-
-// The link-time address of file offset `offset` in ELF file `path`.
-std::optional<uint64_t> file_offset_to_vaddr(const std::string& path, uint64_t offset) {
-  if (elf_version(EV_CURRENT) == EV_NONE) return std::nullopt;
-  ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return std::nullopt;
-  Elf* elf = elf_begin(fd.get(), ELF_C_READ, nullptr);
-  if (!elf) return std::nullopt;
-  std::optional<uint64_t> out;
-  size_t n = 0;
-  if (elf_getphdrnum(elf, &n) == 0) {
-    for (size_t i = 0; i < n && !out; ++i) {
-      GElf_Phdr ph;
-      if (!gelf_getphdr(elf, static_cast<int>(i), &ph) || ph.p_type != PT_LOAD) continue;
-      if (offset >= ph.p_offset && offset < ph.p_offset + ph.p_filesz)
-        out = ph.p_vaddr + (offset - ph.p_offset);
-    }
-  }
-  elf_end(elf);
-  return out;
-}
 
 // Registers in x86 encoding order, with their place in user_regs_struct.
 struct Gpr {
@@ -129,7 +105,9 @@ class StubWriter {
 // AH holds SF ZF AF PF CF, AL the overflow flag; `add al, 0x7f` and sahf put
 // them back.
 Expected<std::vector<uint8_t>> build_stub(uint64_t base, const monkeypatch::PatchRegion& region,
-                                          const Registers& want, uint64_t* match_trap) {
+                                          const Registers& want,
+                                          const std::vector<trace::MemWord>& words,
+                                          uint64_t* match_trap) {
   StubWriter w(base);
   w.bytes({0x48, 0x8d, 0x64, 0x24, 0x80});  // lea rsp, [rsp-128]
   w.bytes({0x50});                          // push rax
@@ -147,6 +125,12 @@ Expected<std::vector<uint8_t>> build_stub(uint64_t base, const monkeypatch::Patc
   w.bytes({0x66, 0x81, 0x3c, 0x24});  // cmp word [rsp], imm16
   w.bytes({static_cast<uint8_t>(flags), static_cast<uint8_t>(flags >> 8)});
   w.jne_mismatch();
+  for (const auto& word : words) {
+    w.bytes({0x48, 0xa1});  // movabs rax, [addr] (rax is saved on the stack)
+    for (int i = 0; i < 8; ++i) w.bytes({static_cast<uint8_t>(word.addr >> (8 * i))});
+    w.cmp_reg_const(0, word.value);
+    w.jne_mismatch();
+  }
   std::initializer_list<uint8_t> restore = {
       0x58,                                            // pop rax (the flags)
       0x04, 0x7f,                                      // add al, 0x7f: OF back
@@ -174,26 +158,16 @@ Expected<monkeypatch::PatchRegion> ReplaySession::region_at(ReplayTask& t, uint6
   for (const auto& rec : file_maps_[t.rec_tgid])
     if (ip >= rec.start && ip < rec.end) m = &rec;
   if (!m) return fail("no saved file is mapped there");
-  std::string path = reader_.file_path(m->trace_file);
-  auto vaddr = file_offset_to_vaddr(path, ip - m->start + m->offset);
-  if (!vaddr) return fail("no ELF segment holds that address");
-  auto bounds = monkeypatch::function_bounds_from_file(path, *vaddr);
-  if (!bounds) return std::unexpected(bounds.error());
-  if (!*bounds) return fail("no function bounds known there");
-  uint64_t bias = ip - *vaddr;
-  uint64_t start = (*bounds)->start + bias, end = (*bounds)->end + bias;
-  std::vector<uint8_t> code(end - start);
-  RRL_TRY(ptrace::read_memory(t.tid, RemoteAddr(start), code));
-  user_bps_.hide(start, code);
-  internal_bps_.hide(start, code);
-  auto targets = monkeypatch::collect_branch_targets(code, start);
-  if (!targets) return std::unexpected(targets.error());
-  auto insns = monkeypatch::decode(std::span(code).subspan(ip - start), ip, 8);
-  if (!insns) return std::unexpected(insns.error());
-  monkeypatch::RegionOptions options;
-  options.must_start_at_site = true;
-  // (No calls: one that is moved returns into the stub, which may be gone by then.)
-  auto region = monkeypatch::choose_region(*insns, ip, *targets, options);
+  auto read = [&](uint64_t addr, std::span<uint8_t> out) -> Status {
+    RRL_TRY(ptrace::read_memory(t.tid, RemoteAddr(addr), out));
+    user_bps_.hide(addr, out);
+    internal_bps_.hide(addr, out);
+    return {};
+  };
+  auto function = monkeypatch::function_code_at(reader_.file_path(m->trace_file), m->start,
+                                                 m->offset, ip, read);
+  if (!function) return std::unexpected(function.error());
+  auto region = monkeypatch::anchor_region(*function, ip);
   if (!region) return std::unexpected(region.error());
   for (uint64_t a = region->start; a < region->end; ++a)
     if (user_bps_.contains(a)) return fail("a debugger breakpoint lies in the region");
@@ -224,7 +198,8 @@ Expected<uint64_t> ReplaySession::map_stub_page(ReplayTask& t, uint64_t near) {
 // Runs task `t` to the first time it is in state `want`, by a stub in its own
 // code (see the top of this file). False when that cannot be set up here;
 // the task has not moved then.
-Expected<bool> ReplaySession::reach_state_in_process(ReplayTask& t, const Registers& want) {
+Expected<bool> ReplaySession::reach_state_in_process(ReplayTask& t, const Registers& want,
+                                                     const std::vector<trace::MemWord>& words) {
   uint64_t x = want.ip();
   auto region = region_at(t, x);
   if (!region) {
@@ -237,7 +212,7 @@ Expected<bool> ReplaySession::reach_state_in_process(ReplayTask& t, const Regist
     return false;
   }
   uint64_t trap = 0;
-  auto stub = build_stub(*page, *region, want, &trap);
+  auto stub = build_stub(*page, *region, want, words, &trap);
   auto patch = stub ? monkeypatch::build_trampoline_patch(*region, *page)
                     : Expected<std::vector<uint8_t>>(std::unexpected(stub.error()));
   std::vector<uint8_t> original(region->size());

@@ -355,7 +355,7 @@ Status ReplaySession::on_signal(const trace::Event& ev, const trace::SignalEvent
     // Delivered wherever the task was when it arrived: go there first (a no-op
     // when that was right after its previous event).
     if (std::exchange(t.signal_sent, 0) != se.signo) {
-      if (t.at_entry || t.restart_result == 0) RRL_TRY(reach_state(t, ev, se.regs));
+      if (t.at_entry || t.restart_result == 0) RRL_TRY(reach_state(t, ev, se.regs, se.progress));
       if (::syscall(SYS_tgkill, t.tgid, t.tid, se.signo) != 0)
         return fail_errno("send the recorded signal to the replayed task");
     }

@@ -48,7 +48,7 @@ std::string state_diff(const Registers& want, const Registers& got) {
 }  // namespace
 
 // Visits by int3 before reach_state moves the search into the task.
-constexpr int kVisitsBeforeStub = 64;
+constexpr int kVisitsBeforeStub = 16;
 
 bool same_state(const Registers& a, const Registers& b) {
   constexpr uint64_t kArithFlags = 0x8d5;  // CF PF AF ZF SF OF
@@ -61,10 +61,21 @@ bool same_state(const Registers& a, const Registers& b) {
 Status ReplaySession::on_sched(const trace::Event& ev, const trace::SchedEvent& se) {
   auto tp = task_for(ev);
   if (!tp) return std::unexpected(tp.error());
-  return reach_state(**tp, ev, se.regs);
+  return reach_state(**tp, ev, se.regs, se.progress);
 }
 
-Status ReplaySession::reach_state(ReplayTask& t, const trace::Event& ev, const Registers& want) {
+// Whether the task's memory holds `words` (recorder/progress.cc).
+Expected<bool> ReplaySession::words_match(ReplayTask& t, const std::vector<trace::MemWord>& words) {
+  for (const auto& w : words) {
+    uint64_t v = 0;
+    RRL_TRY(ptrace::read_memory(t.tid, RemoteAddr(w.addr), std::span(reinterpret_cast<uint8_t*>(&v), 8)));
+    if (v != w.value) return false;
+  }
+  return true;
+}
+
+Status ReplaySession::reach_state(ReplayTask& t, const trace::Event& ev, const Registers& want,
+                                  const std::vector<trace::MemWord>& words) {
   if (t.first_stop_pending) {
     auto st = wait_stop(t);
     if (!st) return std::unexpected(st.error());
@@ -72,7 +83,9 @@ Status ReplaySession::reach_state(ReplayTask& t, const trace::Event& ev, const R
   }
   auto regs = ptrace::get_regs(t.tid);
   if (!regs) return std::unexpected(regs.error());
-  if (same_state(want, *regs) && t.pending_sig == 0 && t.restart_result == 0) return {};
+  auto here = words_match(t, words);
+  if (!here) return std::unexpected(here.error());
+  if (same_state(want, *regs) && *here && t.pending_sig == 0 && t.restart_result == 0) return {};
   uint64_t target = want.ip();
   RRL_TRY(internal_bps_.add(t.tid, target));
   struct Lift {
@@ -96,13 +109,17 @@ Status ReplaySession::reach_state(ReplayTask& t, const trace::Event& ev, const R
                           "status {:#x} at {:#x}{}",
                           target, *status, regs->ip(),
                           last_miss.empty() ? "" : "; it passed there with" + last_miss)));
-    if (same_state(want, *regs)) return {};
+    if (same_state(want, *regs)) {
+      auto match = words_match(t, words);
+      if (!match) return std::unexpected(match.error());
+      if (*match) return {};
+    }
     last_miss = state_diff(want, *regs);
     if (visits == kVisitsBeforeStub) {
       // A hot loop: search at native speed instead (fast_search.cc).
       RRL_TRY(internal_bps_.remove(t.tid, target));
       lift.active = false;
-      auto found = reach_state_in_process(t, want);
+      auto found = reach_state_in_process(t, want, words);
       if (!found) return std::unexpected(divergence(ev, found.error().describe()));
       if (*found) return {};
       RRL_TRY(internal_bps_.add(t.tid, target));

@@ -189,6 +189,9 @@ Expected<ReplayTask*> ReplaySession::task_for(const trace::Event& ev) {
 }
 
 Expected<int> ReplaySession::wait_stop(ReplayTask& t) {
+  // Checked before every wait, not only when one is interrupted: a search
+  // stopping the task thousands of times a second rarely is.
+  RRL_TRY(check_stop_request("while replaying"));
   int status = 0;
   while (::waitpid(t.tid, &status, __WALL) < 0) {
     if (errno != EINTR) return fail_errno(fmt::format("waitpid for replayed task {}", t.tid));

@@ -177,8 +177,11 @@ class ReplaySession {
   Status on_rdtsc(const trace::Event& ev, const trace::RdtscEvent& re);
   Status on_patch(const trace::Event& ev, const trace::PatchEvent& pe);
   Status on_sched(const trace::Event& ev, const trace::SchedEvent& se);
-  Status reach_state(ReplayTask& t, const trace::Event& ev, const Registers& want);
-  Expected<bool> reach_state_in_process(ReplayTask& t, const Registers& want);
+  Status reach_state(ReplayTask& t, const trace::Event& ev, const Registers& want,
+                     const std::vector<trace::MemWord>& words = {});
+  Expected<bool> words_match(ReplayTask& t, const std::vector<trace::MemWord>& words);
+  Expected<bool> reach_state_in_process(ReplayTask& t, const Registers& want,
+                                        const std::vector<trace::MemWord>& words);
   Expected<monkeypatch::PatchRegion> region_at(ReplayTask& t, uint64_t ip);
   Expected<uint64_t> map_stub_page(ReplayTask& t, uint64_t near);
   Status write_all(ReplayTask& t, const std::vector<trace::MemWrite>& writes);

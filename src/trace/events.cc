@@ -42,6 +42,25 @@ std::vector<MemWrite> get_writes(ByteReader& rd) {
   return ws;
 }
 
+void put_words(ByteWriter& w, const std::vector<MemWord>& ws) {
+  w.u64(ws.size());
+  for (const auto& m : ws) {
+    w.u64(m.addr);
+    w.u64(m.value);
+  }
+}
+std::vector<MemWord> get_words(ByteReader& rd) {
+  std::vector<MemWord> ws;
+  uint64_t n = rd.u64();
+  for (uint64_t i = 0; i < n && rd.ok(); ++i) {
+    MemWord m;
+    m.addr = rd.u64();
+    m.value = rd.u64();
+    ws.push_back(m);
+  }
+  return ws;
+}
+
 void put_mapping(ByteWriter& w, const MappingRecord& m) {
   w.u64(m.start);
   w.u64(m.end);
@@ -89,12 +108,14 @@ void put(ByteWriter& w, const SignalEvent& e) {
   w.raw(e.siginfo.data(), e.siginfo.size());
   put_regs(w, e.regs);
   w.u8(e.deterministic);
+  put_words(w, e.progress);
 }
 void get(ByteReader& rd, SignalEvent& e) {
   e.signo = static_cast<int32_t>(rd.u32());
   rd.raw(e.siginfo.data(), e.siginfo.size());
   e.regs = get_regs(rd);
   e.deterministic = rd.u8() != 0;
+  e.progress = get_words(rd);
 }
 
 void put(ByteWriter& w, const RdtscEvent& e) {
@@ -182,9 +203,11 @@ void get(ByteReader& rd, SyscallEntryEvent& e) {
 
 void put(ByteWriter& w, const SchedEvent& e) {
   put_regs(w, e.regs);
+  put_words(w, e.progress);
 }
 void get(ByteReader& rd, SchedEvent& e) {
   e.regs = get_regs(rd);
+  e.progress = get_words(rd);
 }
 
 template <size_t I = 0>

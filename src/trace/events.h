@@ -45,11 +45,20 @@ struct SyscallEvent {
 };
 
 // A signal delivered to the tracee (or one that killed it).
+// A word of memory and its value: together with the registers, it tells
+// apart visits of a loop that differ only in memory (see recorder/progress.cc).
+struct MemWord {
+  uint64_t addr = 0;
+  uint64_t value = 0;
+  bool operator==(const MemWord&) const = default;
+};
+
 struct SignalEvent {
   int32_t signo = 0;
   std::array<uint8_t, sizeof(siginfo_t)> siginfo{};
   Registers regs;              // at the delivery stop
   bool deterministic = false;  // raised by an instruction (SIGSEGV, SIGILL, ...) rather than sent
+  std::vector<MemWord> progress;  // delivered at an arbitrary point: memory that identifies it
 };
 
 // rdtsc/rdtscp trapped and answered by the recorder.
@@ -118,6 +127,7 @@ struct SyscallEntryEvent {
 // others could run (a time slice ended). `regs` is where it stopped.
 struct SchedEvent {
   Registers regs;
+  std::vector<MemWord> progress;  // memory that identifies this point (with regs)
 };
 
 using EventData = std::variant<SyscallEvent, SignalEvent, RdtscEvent, ExecEvent, MmapEvent,

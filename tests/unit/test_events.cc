@@ -83,7 +83,9 @@ TEST_CASE("signal event round trip", "[events]") {
   for (size_t i = 0; i < e.siginfo.size(); ++i) e.siginfo[i] = static_cast<uint8_t>(i * 7 + 1);
   e.regs = sample_regs(2, Arch::kX86);
   e.deterministic = true;
+  e.progress = {{0x7ffc0010, 42}, {0x601040, 0xffffffffffffffffull}};
   auto d = round_trip(e);
+  CHECK(d.progress == e.progress);
   CHECK(d.signo == SIGSEGV);
   CHECK(d.siginfo == e.siginfo);
   CHECK(same_regs(d.regs, e.regs));
@@ -150,8 +152,9 @@ TEST_CASE("mmap, clone, exit and patch events round trip", "[events]") {
 
 TEST_CASE("syscall entry and sched events round trip", "[events]") {
   CHECK(round_trip(SyscallEntryEvent{-38}).syscallno == -38);
-  SchedEvent s{sample_regs(6)};
+  SchedEvent s{sample_regs(6), {{0x1000, 7}}};
   CHECK(same_regs(round_trip(s).regs, s.regs));
+  CHECK(round_trip(s).progress == s.progress);
 }
 
 // Every alternative of EventData needs a case above: this fails when a kind

@@ -1,0 +1,218 @@
+// What identifies an arbitrary point besides the registers.
+//
+// When the recorder must stop a task where it is (a time slice ran out, or a
+// held-back signal waited a whole slice), replay later finds that point as
+// "the first time the task is at this ip with these registers". A loop that
+// only changes memory (a counter incremented through a fixed pointer) has the
+// same registers on every iteration, so the registers alone would match on
+// the first one. Before such a point is recorded, the task is therefore moved
+// on, one instruction at a time, through two more iterations of its loop
+// (back to the same ip twice). The writable memory is compared between the
+// two: words that changed from one iteration to the next are what tells
+// iterations apart, and up to four of them are recorded with their values
+// (the point recorded is the one after the second iteration). A loop body
+// longer than a few hundred instructions, a syscall or a fault on the way
+// ends the probe early: the point is then recorded by its registers alone.
+//
+// The loop is first stepped forward to an instruction where replay can put
+// its searching stub (monkeypatch/anchor.h: no branch lands inside the five
+// bytes a jump there overwrites), so that replay finds the point at native
+// speed rather than by a breakpoint hit per iteration.
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <map>
+
+#include "common/log.h"
+#include "common/proc_maps.h"
+#include "common/ptrace.h"
+#include "common/scoped_fd.h"
+#include "monkeypatch/anchor.h"
+#include "recorder/session.h"
+
+namespace rrl::recorder {
+
+namespace {
+
+const LogChannel kLog("recorder");
+
+constexpr int kMaxSteps = 400;              // per iteration
+constexpr uint64_t kMaxSnapshot = 64 << 20;  // bytes of writable memory compared
+constexpr size_t kMaxWords = 4;
+constexpr int kMaxAnchorSteps = 64;
+
+using Snapshot = std::map<uint64_t, std::vector<uint8_t>>;  // page -> bytes
+
+// The pages of [start, end) that are in memory (from /proc/PID/pagemap):
+// untouched stack and heap pages are all zero and need no comparing.
+std::vector<bool> present_pages(int pagemap_fd, uint64_t start, uint64_t end) {
+  size_t n = (end - start) / 4096;
+  std::vector<uint64_t> entries(n);
+  ssize_t got = ::pread(pagemap_fd, entries.data(), n * 8, static_cast<off_t>(start / 4096 * 8));
+  std::vector<bool> out(n, got < 0);  // unreadable pagemap: compare everything
+  for (size_t i = 0; got > 0 && i < static_cast<size_t>(got) / 8; ++i)
+    out[i] = (entries[i] >> 63) & 1;
+  return out;
+}
+
+std::optional<Snapshot> snapshot(pid_t tid) {
+  auto maps = read_maps(tid);
+  if (!maps) return std::nullopt;
+  ScopedFd pagemap(::open(fmt::format("/proc/{}/pagemap", tid).c_str(), O_RDONLY | O_CLOEXEC));
+  Snapshot out;
+  uint64_t total = 0;
+  for (const auto& m : *maps) {
+    if (!(m.prot & PROT_WRITE) || m.shared || m.path == "[vvar]") continue;
+    auto present = present_pages(pagemap.get(), m.start, m.end);
+    for (size_t i = 0; i < present.size(); ++i) {
+      if (!present[i]) continue;
+      total += 4096;
+      if (total > kMaxSnapshot) return std::nullopt;
+      std::vector<uint8_t> bytes(4096);
+      uint64_t page = m.start + i * 4096;
+      iovec local{bytes.data(), bytes.size()};
+      iovec remote{reinterpret_cast<void*>(page), bytes.size()};
+      if (::process_vm_readv(tid, &local, 1, &remote, 1, 0) == 4096) out[page] = std::move(bytes);
+    }
+  }
+  return out;
+}
+
+std::vector<trace::MemWord> changed_words(const Snapshot& before, const Snapshot& after) {
+  std::vector<trace::MemWord> out;
+  for (const auto& [start, bytes] : after) {
+    auto it = before.find(start);
+    if (it == before.end() || it->second.size() != bytes.size()) continue;
+    for (size_t off = 0; off + 8 <= bytes.size() && out.size() < kMaxWords; off += 8) {
+      uint64_t a, b;
+      std::memcpy(&a, it->second.data() + off, 8);
+      std::memcpy(&b, bytes.data() + off, 8);
+      if (a != b) out.push_back(trace::MemWord{start + off, b});
+    }
+  }
+  return out;
+}
+
+bool at_syscall_insn(pid_t tid, uint64_t ip) {
+  uint8_t b[2] = {};
+  if (!ptrace::read_memory(tid, RemoteAddr(ip), std::span<uint8_t>(b, 2))) return true;
+  return (b[0] == 0x0f && (b[1] == 0x05 || b[1] == 0x34)) || (b[0] == 0xcd && b[1] == 0x80);
+}
+
+bool stub_can_go_at(pid_t tid, uint64_t ip, std::optional<monkeypatch::FunctionCode>* cache) {
+  if (!*cache || !(*cache)->contains(ip)) {
+    cache->reset();
+    auto maps = read_maps(tid);
+    if (!maps) return false;
+    for (const auto& m : *maps) {
+      if (ip < m.start || ip >= m.end || !m.is_file()) continue;
+      auto read = [&](uint64_t addr, std::span<uint8_t> out) {
+        return ptrace::read_memory(tid, RemoteAddr(addr), out);
+      };
+      auto f = monkeypatch::function_code_at(m.path, m.start, m.offset, ip, read);
+      if (f) *cache = std::move(*f);
+    }
+    if (!*cache) return false;
+  }
+  return monkeypatch::anchor_region(**cache, ip).has_value();
+}
+
+}  // namespace
+
+// The probe ended before its two iterations: notes whether a syscall
+// instruction is next (a deterministic point, not an arbitrary one).
+Expected<std::vector<trace::MemWord>> Session::stopped_early(Task& t, bool* at_syscall) {
+  auto regs = ptrace::get_regs(t.tid);
+  if (!regs) return std::unexpected(regs.error());
+  *at_syscall = at_syscall_insn(t.tid, regs->ip());
+  return std::vector<trace::MemWord>{};
+}
+
+// Single-steps `t` to an instruction where replay can place its search stub;
+// stays where it is when none comes soon.
+Status Session::step_to_anchor(Task& t) {
+  std::optional<monkeypatch::FunctionCode> cache;
+  for (int i = 0; i < kMaxAnchorSteps; ++i) {
+    auto regs = ptrace::get_regs(t.tid);
+    if (!regs) return std::unexpected(regs.error());
+    if (stub_can_go_at(t.tid, regs->ip(), &cache)) return {};
+    auto moved = step_once(t);
+    if (!moved) return std::unexpected(moved.error());
+    if (!*moved) return {};
+  }
+  return {};
+}
+
+// Single-steps `t` until its ip is `anchor` again. False when it gave up (the
+// task is then at a consistent point, just not back at the anchor).
+Expected<bool> Session::step_around(Task& t, uint64_t anchor) {
+  for (int i = 0; i < kMaxSteps; ++i) {
+    auto moved = step_once(t);
+    if (!moved) return std::unexpected(moved.error());
+    if (!*moved) return false;
+    auto regs = ptrace::get_regs(t.tid);
+    if (!regs) return std::unexpected(regs.error());
+    if (regs->ip() == anchor) return true;
+  }
+  return false;
+}
+
+// One instruction of `t`. False when it did not move and should not: a
+// syscall instruction is next, or a fault, or a ptrace event.
+Expected<bool> Session::step_once(Task& t) {
+  while (true) {
+    auto regs = ptrace::get_regs(t.tid);
+    if (!regs) return std::unexpected(regs.error());
+    if (at_syscall_insn(t.tid, regs->ip())) return false;
+    RRL_TRY(ptrace::singlestep(t.tid));
+    int status = 0;
+    while (::waitpid(t.tid, &status, __WALL) < 0)
+      if (errno != EINTR) return fail_errno("waitpid while probing a loop");
+    if (!WIFSTOPPED(status)) {
+      t.pending_status = status;  // it died: on_preempted hands it on
+      return fail_errno("the task died while its loop was probed", ESRCH);
+    }
+    int sig = WSTOPSIG(status);
+    if (sig == SIGTRAP && (status >> 16) == 0) return true;
+    if ((status >> 16) != 0) return false;  // a ptrace event: leave it alone
+    auto si = ptrace::get_siginfo(t.tid);
+    if (!si) return std::unexpected(si.error());
+    if (si->si_code > 0 && (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE))
+      return false;  // a fault: the instruction runs (and faults) again later
+    // Sent from outside: held back like any signal in user code; step again.
+    t.deferred.push_back(*si);
+  }
+}
+
+Expected<std::vector<trace::MemWord>> Session::probe_progress(Task& t, bool* spinning,
+                                                              bool* at_syscall) {
+  *spinning = *at_syscall = false;
+  t.pending_status = 0;
+  RRL_TRY(step_to_anchor(t));
+  if (auto early = stopped_early(t, at_syscall); !early || *at_syscall) return early;
+  auto regs = ptrace::get_regs(t.tid);
+  if (!regs) return std::unexpected(regs.error());
+  uint64_t anchor = regs->ip();
+  auto around = step_around(t, anchor);
+  if (!around) return std::unexpected(around.error());
+  if (!*around) return stopped_early(t, at_syscall);
+  auto first = snapshot(t.tid);
+  if (!first) return std::vector<trace::MemWord>{};
+  around = step_around(t, anchor);
+  if (!around) return std::unexpected(around.error());
+  if (!*around) return stopped_early(t, at_syscall);
+  auto second = snapshot(t.tid);
+  if (!second) return std::vector<trace::MemWord>{};
+  auto words = changed_words(*first, *second);
+  *spinning = words.empty();
+  regs = ptrace::get_regs(t.tid);
+  if (!regs) return std::unexpected(regs.error());
+  kLog.debug(t.tid, "loop at {:#x}: {} progress words", anchor, words.size());
+  return words;
+}
+
+}  // namespace rrl::recorder
