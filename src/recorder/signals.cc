@@ -18,6 +18,7 @@
 // are deterministic. Job-control stop signals are delivered at once.
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <x86intrin.h>
 
@@ -86,6 +87,15 @@ Status Session::redeliver_deferred(Task& t) {
 
 Status Session::on_preempted(Task& t) {
   t.interrupt_sent = false;
+  if (!t.in_syscall && t.as && t.as->preload) {
+    // Never leave a task inside the preload code (see syscallbuf.cc).
+    auto out = step_out_of_preload(t);
+    if (!out) return std::unexpected(out.error());
+    int status = t.pending_status;
+    if (!*out && (WIFEXITED(status) || WIFSIGNALED(status))) return handle_exited(t.tid, status);
+    if (!*out) return handle_stop(t);
+    RRL_TRY(flush_buffer(t));
+  }
   if (!t.deferred.empty()) {
     // A held-back signal waited a whole time slice: deliver it here.
     RRL_TRY(redeliver_deferred(t));
