@@ -30,6 +30,10 @@ constexpr size_t kMaxFunctionInsns = 100000;
 // without touching the flags.
 const std::vector<uint8_t> kSkipRedZone = {0x48, 0x8d, 0x64, 0x24, 0x80};
 const std::vector<uint8_t> kRestoreRedZone = {0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00};
+// jrcxz +2; syscall: the entry returns rcx = 0 when it made and buffered the
+// syscall, otherwise the stub makes it here (a traced syscall, with the
+// program's own stack pointer and registers).
+const std::vector<uint8_t> kTracedFallback = {0xe3, 0x02, 0x0f, 0x05};
 
 void append(std::vector<uint8_t>& out, std::span<const uint8_t> bytes) {
   out.insert(out.end(), bytes.begin(), bytes.end());
@@ -51,6 +55,7 @@ Expected<std::vector<uint8_t>> build_stub(const PatchRegion& region, uint64_t si
   if (!call) return std::unexpected(call.error());
   append(stub, *call);
   append(stub, kRestoreRedZone);
+  append(stub, kTracedFallback);
   auto post = relocate(after, target.stub_addr + stub.size());
   if (!post) return std::unexpected(post.error());
   append(stub, *post);

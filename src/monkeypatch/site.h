@@ -39,8 +39,10 @@ std::optional<int64_t> constant_syscall_number(std::span<const Insn> insns, uint
 // that begins before the site does not end with the syscall (the task that
 // asked would be stopped inside it), or when the stub is out of jump range.
 // The stub: the displaced instructions before the site, `lea rsp,[rsp-128]`
-// (over the red zone), `call entry`, `lea rsp,[rsp+128]`, the displaced
-// instructions after the site, and a jump back to the region's end.
+// (over the red zone), `call entry`, `lea rsp,[rsp+128]`, `jrcxz +2;
+// syscall` (the entry returns rcx != 0 when the syscall is still to be made,
+// through ptrace), the displaced instructions after the site, and a jump back
+// to the region's end.
 Expected<SitePlan> plan_site(std::span<const uint8_t> code, uint64_t func_addr, uint64_t site_addr,
                              const StubTarget& target, const std::set<int64_t>& wanted);
 

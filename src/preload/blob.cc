@@ -7,7 +7,6 @@ extern "C" const uint8_t __start_rrl_preload_text[];
 extern "C" const uint8_t __stop_rrl_preload_text[];
 extern "C" const uint8_t rrl_syscall_entry[];
 extern "C" const uint8_t rrl_untraced_end[];
-extern "C" const uint8_t rrl_traced_insn[];
 
 namespace rrl::preload {
 
@@ -39,10 +38,6 @@ const std::set<int64_t>& buffered_syscalls() {
       SYS_gettid, SYS_getuid, SYS_geteuid,    SYS_getgid,   SYS_getegid,
   };
   return kBuffered;
-}
-
-uint64_t traced_insn_address() {
-  return address_of(rrl_traced_insn);
 }
 
 }  // namespace rrl::preload

@@ -24,7 +24,6 @@ std::span<const uint8_t> code();
 // Addresses in the tracee once the code is at kBase.
 uint64_t entry_address();         // rrl_syscall_entry: what per-site stubs call
 uint64_t untraced_end_address();  // the ip the seccomp filter lets through
-uint64_t traced_insn_address();   // the entry's own (traced) syscall instruction
 
 // The syscalls rrl_buffered() may buffer: the sites worth patching.
 const std::set<int64_t>& buffered_syscalls();

@@ -79,13 +79,23 @@ RRL_CODE static int buffer_call(long* frame, uint64_t out, uint64_t max_out, enu
   return 1;
 }
 
-/* Whether fd is a regular file (a read or write on it cannot block). */
+/* Whether fd is a regular file (a read or write on it cannot block): from
+ * the cache while no fd was closed or replaced, else by a buffered fstat. */
 RRL_CODE static int is_regular_file(long fd) {
+  struct rrl_buffer_header* h = (struct rrl_buffer_header*)RRL_BUFFER_ADDR;
+  if (h->fd_cache_generation != h->fd_generation) {
+    for (int i = 0; i < RRL_CACHED_FDS / 64; ++i) h->regular_fds[i] = 0;
+    h->fd_cache_generation = h->fd_generation;
+  }
+  int cacheable = fd >= 0 && fd < RRL_CACHED_FDS;
+  if (cacheable && (h->regular_fds[fd / 64] >> (fd % 64)) & 1) return 1;
   unsigned char st[kStatSize];
   long frame[7] = {SYS_fstat, fd, (long)st, 0, 0, 0, 0};
   if (!buffer_call(frame, (uint64_t)st, kStatSize, kOutOnZero) || frame[0] != 0) return 0;
   unsigned mode = *(volatile unsigned*)(st + kStatModeOffset);
-  return (mode & kIfmt) == kIfreg;
+  if ((mode & kIfmt) != kIfreg) return 0;
+  if (cacheable) h->regular_fds[fd / 64] |= 1ULL << (fd % 64);
+  return 1;
 }
 
 /* frame: nr, 6 arguments. Returns 1 with the result in frame[0] when the
@@ -134,7 +144,13 @@ __attribute__((visibility("hidden"))) RRL_CODE int rrl_buffered(long* frame) {
 }
 
 /* rrl_syscall_entry: called by a per-site stub (which has stepped over the
- * red zone). Preserves every register a syscall preserves, and the flags.
+ * red zone). Preserves every register a syscall preserves, and the flags;
+ * rcx (which a syscall clobbers anyway) tells the stub what is left to do:
+ * 0 when the syscall was made and buffered (result in rax), 1 when the stub
+ * must make it itself, from its own syscall instruction, which stops in the
+ * recorder. The traced syscall is made by the stub with the program's own
+ * stack pointer, so a signal handler interrupting it sees a sane context
+ * (it may even change the ip) and restarting it (ip - 2) works.
  * rrl_untraced: the only syscall instruction the seccomp filter allows; its
  * end is at the offset the recorder looks up (rrl_untraced_end). */
 __asm__(
@@ -165,15 +181,11 @@ __asm__(
     "  pop %r10\n"
     "  pop %r8\n"
     "  pop %r9\n"
+    "  mov $1, %ecx\n"
     "  jz 1f\n"
-    "  popfq\n"
-    "  ret\n"
+    "  mov $0, %ecx\n"
     "1:\n"
     "  popfq\n"
-    ".globl rrl_traced_insn\n"
-    ".hidden rrl_traced_insn\n"
-    "rrl_traced_insn:\n"
-    "  syscall\n"
     "  ret\n"
     ".globl rrl_untraced\n"
     ".hidden rrl_untraced\n"

@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#define RRL_PRELOAD_VERSION 1
+#define RRL_PRELOAD_VERSION 2
 
 /* ~1.2 GiB below the libraries of an unrandomised address space: within
  * reach of a rel32 jump from libc, ld.so and the vdso. */
@@ -31,16 +31,25 @@
 /* Reads and writes larger than this take the traced path. */
 #define RRL_MAX_BUFFERED_IO 0x40000ULL
 
-/* At RRL_BUFFER_ADDR. The preload code alone writes it: the recorder only
- * reads, so that replay, which runs the same code, sees the same values.
+/* At RRL_BUFFER_ADDR. The preload code writes it; the recorder only reads
+ * it, except fd_generation, which it increments at the exit of every traced
+ * syscall that may close or replace a file descriptor (close, close_range,
+ * dup2, dup3) and records as a memory write of that syscall, so that replay,
+ * which runs the same preload code, sees the same values at the same points.
  * When a record does not fit, the code sets wrap_pending and takes the traced
  * path; the recorder flushes at that traced syscall, and the next entry
  * starts over at the beginning with a new epoch. */
+#define RRL_CACHED_FDS 1024
 struct rrl_buffer_header {
   uint64_t pos;          /* bytes of records after the header */
   uint64_t epoch;        /* incremented at each wrap */
   uint64_t wrap_pending; /* the next entry wraps */
-  uint64_t reserved[5];
+  uint64_t fd_generation;        /* the recorder's: see above */
+  uint64_t fd_cache_generation;  /* the fd_generation regular_fds is valid for */
+  uint64_t reserved[3];
+  /* fds known to be regular files (found by a buffered fstat), so that reads
+   * and writes on them need no fstat of their own. */
+  uint64_t regular_fds[RRL_CACHED_FDS / 64];
 };
 
 /* One buffered syscall, followed by out_len bytes (the memory it wrote at

@@ -142,6 +142,7 @@ class Session {
   Expected<int64_t> inject_syscall(Task& t, uint64_t insn, int64_t nr,
                                    std::initializer_list<uint64_t> args);
   Status flush_buffer(Task& t);
+  Status bump_fd_generation(Task& t, trace::SyscallEvent& ev);
   Status record_buffered(Task& t, std::span<const uint8_t> records);
   Expected<bool> step_out_of_preload(Task& t);
 

@@ -93,6 +93,7 @@ Status Session::on_syscall_exit(Task& t) {
   if (is_interrupted_result(regs->result())) ev.flags |= trace::SyscallEvent::kInterrupted;
   if (!t.refused) RRL_TRY(capture_outputs(t, ev));
   ev.flags |= output_echo_flags(t, ev);
+  RRL_TRY(bump_fd_generation(t, ev));
   capture_kernel_output(t, ev);
   if (!t.refused) RRL_TRY(capture_shared_mappings(t, ev));
   RRL_TRY(record(t.tid, ev));

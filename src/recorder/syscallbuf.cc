@@ -18,7 +18,7 @@
 // Never stop inside. The buffer has no per-thread parts, so a task must not
 // be held inside the preload code while another one runs, nor get a signal
 // there (its handler might enter the preload code again). Syscall stops there
-// are harmless (the entry's traced syscall holds no buffer state); a time
+// are harmless (a stub's traced syscall holds no buffer state); a time
 // slice that ends inside is extended by single-stepping the task out.
 #include <signal.h>
 #include <sys/mman.h>
@@ -26,7 +26,9 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include <cstddef>
 #include <cstring>
+#include <map>
 
 #include "common/log.h"
 #include "common/proc_maps.h"
@@ -42,6 +44,11 @@ const LogChannel kLog("syscallbuf");
 
 constexpr int kMaxInjectStops = 6;
 constexpr int kMaxStepsOut = 100000;
+
+// Syscalls after which an fd number may name another file.
+bool may_replace_fd(int64_t nr) {
+  return nr == SYS_close || nr == SYS_close_range || nr == SYS_dup2 || nr == SYS_dup3;
+}
 
 bool is_write_syscall(int64_t nr) {
   return nr == SYS_write || nr == SYS_pwrite64;
@@ -154,7 +161,24 @@ Status Session::flush_buffer(Task& t) {
   return record_buffered(t, records);
 }
 
+// The preload code's cache of regular fds is void once an fd may name another
+// file: the new generation is a memory write of this syscall, for replay.
+Status Session::bump_fd_generation(Task& t, trace::SyscallEvent& ev) {
+  if (!t.as || !t.as->preload || !may_replace_fd(ev.syscallno)) return {};
+  const uint64_t addr = preload::kBufferAddr + offsetof(rrl_buffer_header, fd_generation);
+  uint64_t generation = 0;
+  std::span<uint8_t> raw(reinterpret_cast<uint8_t*>(&generation), sizeof generation);
+  if (!ptrace::read_memory(t.tid, RemoteAddr(addr), raw)) return {};
+  ++generation;
+  RRL_TRY(ptrace::write_memory(t.tid, RemoteAddr(addr), raw));
+  ev.writes.push_back({addr, std::vector<uint8_t>(raw.begin(), raw.end())});
+  return {};
+}
+
 Status Session::record_buffered(Task& t, std::span<const uint8_t> records) {
+  // Whether each fd written to is rr-like's stdout or stderr: it cannot
+  // change between the records of one flush (closing or duplicating is traced).
+  std::map<uint64_t, uint8_t> std_flags;
   size_t pos = 0;
   while (pos + sizeof(rrl_record) <= records.size()) {
     rrl_record rec;
@@ -173,7 +197,10 @@ Status Session::record_buffered(Task& t, std::span<const uint8_t> records) {
     // The fd cannot have changed since: closing or duplicating is traced,
     // and the flush comes first at that stop.
     if (is_write_syscall(ev.syscallno) && ev.result > 0) {
-      ev.flags = std_file_flag(t, ev.args[0]);
+      auto known = std_flags.find(ev.args[0]);
+      if (known == std_flags.end())
+        known = std_flags.emplace(ev.args[0], std_file_flag(t, ev.args[0])).first;
+      ev.flags = known->second;
       // Replay emulates the write: a MAP_SHARED mapping of the file gets its
       // new contents from the trace (as for a traced write).
       RRL_TRY(capture_shared_mappings(t, ev.syscallno, ev.args[0], ev.result, ev.writes));
@@ -184,6 +211,21 @@ Status Session::record_buffered(Task& t, std::span<const uint8_t> records) {
   return {};
 }
 
+namespace {
+
+// Single-stepping pushfq/popfq in the preload entry can leave the trap flag
+// set in the task's own flags: clear it, or the program gets a SIGTRAP later.
+Status clear_trap_flag(pid_t tid) {
+  constexpr uint64_t kTrapFlag = 0x100;
+  auto regs = ptrace::get_regs(tid);
+  if (!regs) return std::unexpected(regs.error());
+  if (!(regs->r.eflags & kTrapFlag)) return {};
+  regs->r.eflags &= ~kTrapFlag;
+  return ptrace::set_regs(tid, *regs);
+}
+
+}  // namespace
+
 // Single-steps a task that a time slice stopped inside the preload code until
 // it is out. true: it is out and stopped; false: it stopped for another
 // reason, or died: that wait status is now t.pending_status.
@@ -191,7 +233,10 @@ Expected<bool> Session::step_out_of_preload(Task& t) {
   for (int steps = 0; steps < kMaxStepsOut; ++steps) {
     auto regs = ptrace::get_regs(t.tid);
     if (!regs) return std::unexpected(regs.error());
-    if (!preload::in_preload_code(regs->ip())) return true;
+    if (!preload::in_preload_code(regs->ip())) {
+      RRL_TRY(clear_trap_flag(t.tid));
+      return true;
+    }
     RRL_TRY(ptrace::singlestep(t.tid));
     int status = 0;
     while (::waitpid(t.tid, &status, __WALL) < 0)
@@ -203,6 +248,7 @@ Expected<bool> Session::step_out_of_preload(Task& t) {
       if (si && si->si_code > 0) continue;
     }
     t.pending_status = status;
+    if (WIFSTOPPED(status)) RRL_TRY(clear_trap_flag(t.tid));
     return false;
   }
   return fail(fmt::format("task {} does not leave the preload code", t.tid));

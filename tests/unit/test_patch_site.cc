@@ -61,16 +61,20 @@ TEST_CASE("plan_site patches glibc's read at the site", "[monkeypatch][site]") {
   REQUIRE(plan->jump.size() == 8);
   CHECK(plan->jump[0] == 0xe9);
   for (size_t i = 5; i < plan->jump.size(); ++i) CHECK(plan->jump[i] == 0xcc);
-  // The stub: lea rsp,[rsp-128]; call entry; lea rsp,[rsp+128]; cmp; jmp back.
+  // The stub: lea rsp,[rsp-128]; call entry; lea rsp,[rsp+128]; jrcxz +2;
+  // syscall; cmp; jmp back.
   auto insns = decode(plan->stub, kStub, 10);
   REQUIRE(insns);
-  REQUIRE(insns->size() == 5);
+  REQUIRE(insns->size() == 7);
   CHECK((*insns)[0].text == "lea rsp, [rsp - 0x80]");
   CHECK((*insns)[1].is_call);
   CHECK((*insns)[1].branch_target == kEntry);
   CHECK((*insns)[2].text == "lea rsp, [rsp + 0x80]");
-  CHECK((*insns)[3].text == "cmp rax, -0x1000");
-  CHECK((*insns)[4].branch_target == kFn + 0x13);  // back to the region's end
+  CHECK((*insns)[3].rel_branch == RelBranchKind::kLoop);  // jrcxz over the syscall
+  CHECK((*insns)[3].branch_target == (*insns)[5].address);
+  CHECK((*insns)[4].is_syscall);
+  CHECK((*insns)[5].text == "cmp rax, -0x1000");
+  CHECK((*insns)[6].branch_target == kFn + 0x13);  // back to the region's end
 }
 
 TEST_CASE("plan_site defers a vdso site whose region begins before it", "[monkeypatch][site]") {
