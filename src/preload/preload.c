@@ -18,6 +18,9 @@
 #include <stddef.h>
 #include <sys/syscall.h>
 
+/* From <fcntl.h>, which pulls in libc declarations we do not want here. */
+enum { F_DUPFD = 0, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, F_DUPFD_CLOEXEC = 1030 };
+
 #include "preload/preload_interface.h"
 
 #define RRL_CODE __attribute__((section("rrl_preload_text"), used))
@@ -51,9 +54,9 @@ RRL_CODE static struct rrl_record* reserve(uint64_t len) {
 
 /* How much of `out` a result says was written. */
 enum OutRule {
-  kOutOnZero,     /* all of it when the result is 0 (clock_gettime, fstat) */
-  kOutResult,     /* as many bytes as a positive result (read) */
-  kOutOnSuccess,  /* all of it unless the result is an error (time) */
+  kOutOnZero,    /* all of it when the result is 0 (clock_gettime, fstat) */
+  kOutResult,    /* as many bytes as a positive result (read) */
+  kOutOnSuccess, /* all of it unless the result is an error (time) */
 };
 
 /* Makes the syscall of frame (nr, then 6 arguments) untraced and appends it
@@ -125,6 +128,20 @@ __attribute__((visibility("hidden"))) RRL_CODE int rrl_buffered(long* frame) {
       return buffer_call(frame, a0, a0 ? 16 : 0, kOutOnZero);
     case SYS_time:
       return buffer_call(frame, a0, a0 ? 8 : 0, kOutOnSuccess);
+    case SYS_getdents64:
+      if (a2 > RRL_MAX_BUFFERED_IO) return 0;
+      return buffer_call(frame, a1, a2, kOutResult);
+    case SYS_close:
+      /* rr-like's own view of stdin/stdout/stderr must stay exact. */
+      if ((long)a0 <= 2) return 0;
+      h->fd_generation++; /* an fd number may name another file now */
+      return buffer_call(frame, 0, 0, kOutOnZero);
+    case SYS_fcntl:
+      /* Only commands that never block (not the F_SETLKW family). */
+      if (a1 != F_GETFD && a1 != F_SETFD && a1 != F_GETFL && a1 != F_SETFL && a1 != F_DUPFD &&
+          a1 != F_DUPFD_CLOEXEC)
+        return 0;
+      return buffer_call(frame, 0, 0, kOutOnZero);
     case SYS_fstat:
       return buffer_call(frame, a1, kStatSize, kOutOnZero);
     case SYS_newfstatat:

@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#define RRL_PRELOAD_VERSION 2
+#define RRL_PRELOAD_VERSION 3
 
 /* ~1.2 GiB below the libraries of an unrandomised address space: within
  * reach of a rel32 jump from libc, ld.so and the vdso. */
@@ -31,8 +31,9 @@
 /* Reads and writes larger than this take the traced path. */
 #define RRL_MAX_BUFFERED_IO 0x40000ULL
 
-/* At RRL_BUFFER_ADDR. The preload code writes it; the recorder only reads
- * it, except fd_generation, which it increments at the exit of every traced
+/* At RRL_BUFFER_ADDR. The preload code writes it (fd_generation too, at a
+ * buffered close); the recorder only reads it, except fd_generation, which it
+ * increments at the exit of every traced
  * syscall that may close or replace a file descriptor (close, close_range,
  * dup2, dup3) and records as a memory write of that syscall, so that replay,
  * which runs the same preload code, sees the same values at the same points.
