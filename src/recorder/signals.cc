@@ -105,7 +105,10 @@ Status Session::on_preempted(Task& t) {
   auto regs = ptrace::get_regs(t.tid);
   if (!regs)
     return ptrace::is_died(regs.error()) ? Status{} : Status(std::unexpected(regs.error()));
-  RRL_TRY(record(t.tid, trace::SchedEvent{*regs}));
+  // Stopped before running a single instruction since its last syscall's exit:
+  // that exit already is the point where it stands, no SchedEvent needed (and
+  // replay could not find this point again by running to it).
+  if (!same_registers(*regs, t.boundary_regs)) RRL_TRY(record(t.tid, trace::SchedEvent{*regs}));
   // Back of the queue: everybody else who is ready goes first.
   t.resume_pending = true;
   t.state = TaskState::kReady;
