@@ -92,6 +92,23 @@ void describe(JsonObject& o, const trace::PatchEvent& e) {
   uint64_t total = 0;
   std::string writes = writes_json(e.writes, &total);
   o.str("what", e.what).unum("bytes_written", total).raw("writes", writes);
+  if (e.restart_ip != 0) o.hex("restart_ip", e.restart_ip).num("restart_nr", e.restart_nr);
+}
+
+void describe(JsonObject& o, const trace::BufferedSyscallEvent& e) {
+  o.str("syscall", syscalls::name(e.syscallno)).num("nr", e.syscallno);
+  std::string args = "[";
+  for (size_t i = 0; i < e.args.size(); ++i)
+    args += (i ? "," : "") + std::to_string(static_cast<int64_t>(e.args[i]));
+  o.raw("args", args + "]").num("result", e.result);
+  uint64_t total = 0;
+  std::string writes = writes_json(e.writes, &total);
+  o.unum("bytes_written", total).raw("writes", writes);
+}
+
+void describe(JsonObject& o, const trace::PreloadEvent& e) {
+  o.unum("version", e.version).hex("code_addr", e.code_addr).unum("code_bytes", e.code.size());
+  o.hex("untraced_ip", e.untraced_ip).unum("buffer_size", e.buffer_size);
 }
 
 void describe(JsonObject& o, const trace::SyscallEntryEvent& e) {

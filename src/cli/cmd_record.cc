@@ -8,7 +8,8 @@ namespace rrl::cli {
 
 namespace {
 
-constexpr const char* kRecordUsage = R"(usage: rr-like record [-o DIR] [--] PROG [ARGS...]
+constexpr const char* kRecordUsage =
+    R"(usage: rr-like record [-o DIR] [--no-syscall-buffer] [--] PROG [ARGS...]
 
 Run PROG with ARGS under recording. PROG's stdin, stdout, stderr, environment
 and working directory are its own; rr-like exits with PROG's exit status
@@ -17,6 +18,10 @@ and working directory are its own; rr-like exits with PROG's exit status
 options:
   -o, --output DIR   write the trace to DIR (default: $RR_LIKE_TRACE_DIR/PROG-N,
                      else ~/.local/share/rr-like/PROG-N, with a latest-trace link)
+  --no-syscall-buffer
+                     stop at every syscall through ptrace (slower); by default
+                     syscall sites in libc, ld.so and the vdso are patched to
+                     record common non-blocking syscalls without a stop
   -h, --help         show this help
 )";
 
@@ -38,6 +43,10 @@ int cmd_record(const std::vector<std::string>& args) {
     if (a == "-o" || a == "--output") {
       if (i + 1 >= args.size()) return usage_error(a + " needs a directory", "record");
       opts.output_dir = args[++i];
+      continue;
+    }
+    if (a == "--no-syscall-buffer") {
+      opts.syscall_buffer = false;
       continue;
     }
     if (a.rfind("--output=", 0) == 0) {

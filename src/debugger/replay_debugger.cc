@@ -237,7 +237,9 @@ Status ReplayDebugger::walk_stepping(const trace::Event& ev, const std::vector<P
   steps_taken_ = 0;
   // An mmap's contents or a code patch: the task ran nothing for these.
   stretch_empty_ = std::holds_alternative<trace::MmapEvent>(ev.data) ||
-                   std::holds_alternative<trace::PatchEvent>(ev.data);
+                   std::holds_alternative<trace::PreloadEvent>(ev.data) ||
+                   (std::holds_alternative<trace::PatchEvent>(ev.data) &&
+                    std::get<trace::PatchEvent>(ev.data).restart_ip == 0);
   if (stretch_empty_) return {};
   ReplayTask* t = session_->find_task(ev.tid);
   if (!t) return fail("the task to step back in is gone");

@@ -134,10 +134,10 @@ Expected<int> record(const RecordOptions& opts) {
   if (in_root) (void)trace::update_latest_link(trace::default_trace_root(), *dir);
   print_note("saving execution to trace directory " + *dir);
   install_interrupt_handlers();
-  auto pid = spawn_traced(*program, opts.argv);
+  auto pid = spawn_traced(*program, opts.argv, opts.syscall_buffer);
   if (!pid) return std::unexpected(pid.error());
 
-  Session session(*writer, *pid);
+  Session session(*writer, *pid, opts.syscall_buffer);
   auto status = session.run();
   header.end_time_ns = realtime_ns();
   header.event_count = session.events();

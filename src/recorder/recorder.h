@@ -12,7 +12,7 @@ namespace rrl::recorder {
 struct RecordOptions {
   std::vector<std::string> argv;          // program and its arguments, argv[0] as typed
   std::optional<std::string> output_dir;  // -o DIR
-  bool syscall_buffer = false;
+  bool syscall_buffer = true;             // --no-syscall-buffer turns it off
 };
 
 // Records the program. Returns the exit status rr-like should exit with: the

@@ -34,8 +34,10 @@ int shell_status(int wait_status) {
 
 }  // namespace
 
-Session::Session(trace::TraceWriter& writer, pid_t initial) : writer_(writer), initial_(initial) {
+Session::Session(trace::TraceWriter& writer, pid_t initial, bool syscall_buffer)
+    : writer_(writer), initial_(initial), syscall_buffer_(syscall_buffer) {
   Task& t = add_task(initial, initial);
+  t.as = std::make_shared<AddressSpace>();
   // The initial task was attached by PTRACE_SEIZE while running: no start stop.
   t.first_stop = false;
   t.announced = true;
@@ -179,6 +181,9 @@ Status Session::handle_exited(pid_t tid, int status) {
 }
 
 Status Session::handle_stop(Task& t) {
+  // Whatever stopped the task, the syscalls it buffered since its last stop
+  // come first in the trace (they ran before the stop).
+  RRL_TRY(flush_buffer(t));
   if (t.resume_pending) {
     t.resume_pending = false;
     return resume(t, /*to_syscall_exit=*/t.in_syscall);

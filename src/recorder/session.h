@@ -22,11 +22,13 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
 #include "common/error.h"
 #include "common/registers.h"
+#include "monkeypatch/site.h"
 #include "recorder/recorder.h"
 #include "trace/events.h"
 #include "trace/trace_writer.h"
@@ -37,6 +39,29 @@ enum class TaskState { kReady, kRunning, kInKernel, kGroupStop };
 
 // A task runs user code at most this long while others are ready (session.cc).
 constexpr int64_t kTimeSliceMs = 50;
+
+// A patch whose region begins before its syscall, waiting until no task is
+// inside the region (see monkeypatch/site.cc). It names its own site: a retry
+// at any later syscall exit can only write this region.
+struct PendingPatch {
+  uint64_t site = 0;
+  monkeypatch::SitePlan plan;
+  uint64_t stub_addr = 0;
+};
+
+// What the recorder knows of one address space (shared by its threads and by
+// a vfork child; copied at fork; new at exec).
+struct AddressSpace {
+  bool preload = false;  // the preload code is mapped (syscallbuf.cc)
+  // The part of the syscall buffer already in the trace: the buffer's epoch
+  // and the offset up to which its records were flushed.
+  uint64_t buffer_epoch = 0;
+  uint64_t buffer_cursor = 0;
+  uint64_t stub_next = 0;  // next free byte of the stub area
+  enum class Site : uint8_t { kPatched, kRefused, kPending };
+  std::map<uint64_t, Site> sites;  // by syscall instruction address
+  std::vector<PendingPatch> pending;
+};
 
 struct Task {
   pid_t tid = 0;
@@ -66,11 +91,12 @@ struct Task {
   int64_t entry_nr = -1;
   std::array<uint64_t, 6> entry_args{};
   Registers entry_regs;
+  std::shared_ptr<AddressSpace> as;
 };
 
 class Session {
  public:
-  Session(trace::TraceWriter& writer, pid_t initial);
+  Session(trace::TraceWriter& writer, pid_t initial, bool syscall_buffer);
   // Runs until every task has exited, or the user interrupts, or writing fails.
   Status run();
   // Kills every tracee and reaps it (used on interruption and on errors).
@@ -112,6 +138,8 @@ class Session {
   uint8_t std_file_flag(const Task& t, uint64_t fd) const;
   void capture_kernel_output(const Task& t, trace::SyscallEvent& ev) const;
   Status capture_shared_mappings(const Task& t, trace::SyscallEvent& ev);
+  Status capture_shared_mappings(const Task& t, int64_t nr, uint64_t fd, int64_t result,
+                                 std::vector<trace::MemWrite>& writes);
 
   // Events other than syscalls (task_events.cc).
   Status on_ptrace_event(Task& t, int event);
@@ -123,8 +151,29 @@ class Session {
   Expected<bool> try_emulate_rdtsc(Task& t);
   Status patch_vdso(Task& t, const std::vector<uint8_t>& auxv);
 
+  // Syscall buffering (syscallbuf.cc).
+  Status inject_preload(Task& t);
+  Expected<int64_t> inject_syscall(Task& t, uint64_t insn, int64_t nr,
+                                   std::initializer_list<uint64_t> args);
+  Status flush_buffer(Task& t);
+  Status bump_fd_generation(Task& t, trace::SyscallEvent& ev);
+  Status record_buffered(Task& t, std::span<const uint8_t> records);
+  Expected<bool> step_out_of_preload(Task& t);
+
+  // Monkeypatching syscall sites (patching.cc).
+  Expected<bool> patch_at_entry(Task& t, Registers& regs);
+  Expected<std::optional<monkeypatch::SitePlan>> plan_site(Task& t, uint64_t site,
+                                                           uint64_t stub_addr);
+  Status write_patch(Task& t, const monkeypatch::SitePlan& plan, uint64_t stub_addr, uint64_t site,
+                     uint64_t restart_ip, int64_t restart_nr);
+  Status retry_pending_patches(Task& t);
+  std::optional<std::vector<monkeypatch::TaskSpot>> other_task_spots(const Task& t);
+  Expected<const std::vector<uint8_t>*> elf_image(const std::string& path);
+
   trace::TraceWriter& writer_;
   pid_t initial_;
+  bool syscall_buffer_ = false;
+  std::map<std::string, std::vector<uint8_t>> elf_images_;  // libraries being patched
   std::map<pid_t, std::unique_ptr<Task>> tasks_;
   std::deque<pid_t> ready_;
   Task* running_ = nullptr;

@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <x86intrin.h>
 
@@ -87,6 +88,15 @@ Status Session::redeliver_deferred(Task& t) {
 
 Status Session::on_preempted(Task& t) {
   t.interrupt_sent = false;
+  if (!t.in_syscall && t.as && t.as->preload) {
+    // Never leave a task inside the preload code (see syscallbuf.cc).
+    auto out = step_out_of_preload(t);
+    if (!out) return std::unexpected(out.error());
+    int status = t.pending_status;
+    if (!*out && (WIFEXITED(status) || WIFSIGNALED(status))) return handle_exited(t.tid, status);
+    if (!*out) return handle_stop(t);
+    RRL_TRY(flush_buffer(t));
+  }
   if (t.in_syscall && t.deferred.empty()) return resume(t, /*to_syscall_exit=*/true);
   // An arbitrary point: first find what identifies it (progress.cc).
   std::vector<trace::MemWord> progress;
@@ -115,7 +125,11 @@ Status Session::on_preempted(Task& t) {
   auto regs = ptrace::get_regs(t.tid);
   if (!regs)
     return ptrace::is_died(regs.error()) ? Status{} : Status(std::unexpected(regs.error()));
-  RRL_TRY(record(t.tid, trace::SchedEvent{*regs, std::move(progress)}));
+  // Stopped before running a single instruction since its last syscall's exit:
+  // that exit already is the point where it stands, no SchedEvent needed (and
+  // replay could not find this point again by running to it).
+  if (!same_registers(*regs, t.boundary_regs))
+    RRL_TRY(record(t.tid, trace::SchedEvent{*regs, std::move(progress)}));
   // Back of the queue: everybody else who is ready goes first.
   t.resume_pending = true;
   t.state = TaskState::kReady;

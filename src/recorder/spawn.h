@@ -20,7 +20,9 @@ unsigned long recorder_ptrace_options();
 
 // Forks, attaches to the child and lets it exec `path`. On return the child is
 // running (not stopped) and traced; its first stop will be the seccomp stop of
-// its execve.
-Expected<pid_t> spawn_traced(const std::string& path, const std::vector<std::string>& argv);
+// its execve. With syscall_buffer, the seccomp filter lets the preload code's
+// untraced syscall instruction through (see src/preload).
+Expected<pid_t> spawn_traced(const std::string& path, const std::vector<std::string>& argv,
+                             bool syscall_buffer);
 
 }  // namespace rrl::recorder

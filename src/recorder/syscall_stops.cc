@@ -59,6 +59,11 @@ Status Session::on_syscall_entry(Task& t) {
   if ((regs->ip() & ~0xfffULL) == vdso::kVsyscallBase) {
     if (auto nr = vdso::vsyscall_number(regs->ip() - 0)) return emulate_vsyscall(t, *regs, *nr);
   }
+  if (syscall_buffer_) {
+    auto patched = patch_at_entry(t, *regs);
+    if (!patched) return std::unexpected(patched.error());
+    if (*patched) return {};
+  }
   RRL_TRY(redeliver_deferred(t));  // interrupts this syscall as the original would have
   t.in_syscall = true;
   t.entry_marker_pending = true;
@@ -89,10 +94,15 @@ Status Session::on_syscall_exit(Task& t) {
   if (is_interrupted_result(regs->result())) ev.flags |= trace::SyscallEvent::kInterrupted;
   if (!t.refused) RRL_TRY(capture_outputs(t, ev));
   ev.flags |= output_echo_flags(t, ev);
+  RRL_TRY(bump_fd_generation(t, ev));
   capture_kernel_output(t, ev);
   if (!t.refused) RRL_TRY(capture_shared_mappings(t, ev));
   RRL_TRY(record(t.tid, ev));
   RRL_TRY(record_new_mapping(t, ev));
+  bool exec_done =
+      (ev.syscallno == SYS_execve || ev.syscallno == SYS_execveat) && ev.regs.result() == 0;
+  if (exec_done) RRL_TRY(inject_preload(t));
+  if (syscall_buffer_) RRL_TRY(retry_pending_patches(t));
   t.boundary_regs = *regs;
   return resume(t, /*to_syscall_exit=*/false);
 }
@@ -199,17 +209,20 @@ bool is_write_family(int64_t nr) {
 // mapping's memory. Replay emulates the write, so the trace carries the
 // mapping's new contents as memory the syscall wrote.
 Status Session::capture_shared_mappings(const Task& t, trace::SyscallEvent& ev) {
-  if (!is_write_family(ev.syscallno) || ev.regs.result() <= 0 ||
-      !shared_file_maps_.contains(t.tgid))
-    return {};
+  return capture_shared_mappings(t, ev.syscallno, ev.args[0], ev.regs.result(), ev.writes);
+}
+
+Status Session::capture_shared_mappings(const Task& t, int64_t nr, uint64_t fd, int64_t result,
+                                        std::vector<trace::MemWrite>& writes) {
+  if (!is_write_family(nr) || result <= 0 || !shared_file_maps_.contains(t.tgid)) return {};
   struct stat st;
-  if (::stat(fmt::format("/proc/{}/fd/{}", t.tid, ev.args[0]).c_str(), &st) != 0) return {};
+  if (::stat(fmt::format("/proc/{}/fd/{}", t.tid, fd).c_str(), &st) != 0) return {};
   auto maps = read_maps(t.tid);
   if (!maps) return std::unexpected(maps.error());
   for (const auto& m : *maps) {
     if (!m.shared || m.inode != st.st_ino || m.dev != st.st_dev) continue;
     trace::MemWrite w{m.start, std::vector<uint8_t>(m.end - m.start)};
-    if (ptrace::read_memory(t.tid, RemoteAddr(m.start), w.data)) ev.writes.push_back(std::move(w));
+    if (ptrace::read_memory(t.tid, RemoteAddr(m.start), w.data)) writes.push_back(std::move(w));
   }
   return {};
 }

@@ -72,6 +72,10 @@ Status Session::on_ptrace_event(Task& t, int event) {
                 : thread                    ? trace::CloneEvent::kThread
                                             : trace::CloneEvent::kFork;
       Task& child = add_task(ev.new_tid, thread ? t.tgid : ev.new_tid);
+      // Threads and vfork children share the address space (and its syscall
+      // buffer); a forked child gets a copy of what we know of it.
+      bool shares_memory = (ev.flags & CLONE_VM) || ev.kind == trace::CloneEvent::kVfork;
+      child.as = shares_memory || !t.as ? t.as : std::make_shared<AddressSpace>(*t.as);
       RRL_TRY(record(t.tid, ev));
       child.announced = true;
       if (ev.kind == trace::CloneEvent::kVfork) {

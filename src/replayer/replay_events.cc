@@ -397,10 +397,4 @@ Status ReplaySession::on_rdtsc(const trace::Event& ev, const trace::RdtscEvent& 
   return ptrace::set_regs(t.tid, re.regs);
 }
 
-Status ReplaySession::on_patch(const trace::Event& ev, const trace::PatchEvent& pe) {
-  auto tp = task_for(ev);
-  if (!tp) return std::unexpected(tp.error());
-  return write_all(**tp, pe.writes);
-}
-
 }  // namespace rrl::replayer

@@ -170,6 +170,8 @@ Status ReplaySession::dispatch(const trace::Event& ev) {
                         [&](const trace::ExitEvent& d) { return on_exit(ev, d); },
                         [&](const trace::PatchEvent& d) { return on_patch(ev, d); },
                         [&](const trace::SchedEvent& d) { return on_sched(ev, d); },
+                        [&](const trace::BufferedSyscallEvent& d) { return on_buffered(ev, d); },
+                        [&](const trace::PreloadEvent& d) { return on_preload(ev, d); },
                     },
                     ev.data);
 }

@@ -177,6 +177,9 @@ class ReplaySession {
   Status on_rdtsc(const trace::Event& ev, const trace::RdtscEvent& re);
   Status on_patch(const trace::Event& ev, const trace::PatchEvent& pe);
   Status on_sched(const trace::Event& ev, const trace::SchedEvent& se);
+  // Syscall buffering (replay_buffered.cc).
+  Status on_preload(const trace::Event& ev, const trace::PreloadEvent& pe);
+  Status on_buffered(const trace::Event& ev, const trace::BufferedSyscallEvent& be);
   Status reach_state(ReplayTask& t, const trace::Event& ev, const Registers& want,
                      const std::vector<trace::MemWord>& words = {});
   Expected<bool> words_match(ReplayTask& t, const std::vector<trace::MemWord>& words);
@@ -210,6 +213,7 @@ class ReplaySession {
   std::map<uint64_t, WatchedPage> watched_pages_;
   uint64_t pages_generation_ = 0;  // the watch_ generation the pages match
   uint64_t syscall_insn_ = 0;
+  uint64_t untraced_ip_ = 0;  // the preload code's untraced syscall (PreloadEvent)
 };
 
 struct Checkpoint {

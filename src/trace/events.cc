@@ -188,10 +188,48 @@ void get(ByteReader& rd, ExitEvent& e) {
 void put(ByteWriter& w, const PatchEvent& e) {
   w.str(e.what);
   put_writes(w, e.writes);
+  w.u64(e.restart_ip);
+  w.i64(e.restart_nr);
 }
 void get(ByteReader& rd, PatchEvent& e) {
   e.what = rd.str();
   e.writes = get_writes(rd);
+  e.restart_ip = rd.u64();
+  e.restart_nr = rd.i64();
+}
+
+void put(ByteWriter& w, const BufferedSyscallEvent& e) {
+  w.i64(e.syscallno);
+  for (uint64_t a : e.args) w.u64(a);
+  w.i64(e.result);
+  w.u8(e.flags);
+  put_writes(w, e.writes);
+}
+void get(ByteReader& rd, BufferedSyscallEvent& e) {
+  e.syscallno = rd.i64();
+  for (auto& a : e.args) a = rd.u64();
+  e.result = rd.i64();
+  e.flags = rd.u8();
+  e.writes = get_writes(rd);
+}
+
+void put(ByteWriter& w, const PreloadEvent& e) {
+  w.u32(e.version);
+  w.u64(e.code_addr);
+  w.bytes(e.code);
+  w.u64(e.code_size);
+  w.u64(e.stubs_size);
+  w.u64(e.buffer_size);
+  w.u64(e.untraced_ip);
+}
+void get(ByteReader& rd, PreloadEvent& e) {
+  e.version = rd.u32();
+  e.code_addr = rd.u64();
+  e.code = rd.bytes();
+  e.code_size = rd.u64();
+  e.stubs_size = rd.u64();
+  e.buffer_size = rd.u64();
+  e.untraced_ip = rd.u64();
 }
 
 void put(ByteWriter& w, const SyscallEntryEvent& e) {
@@ -239,6 +277,8 @@ const char* kind_name(const EventData& d) {
                         [](const PatchEvent&) { return "patch"; },
                         [](const SyscallEntryEvent&) { return "syscall_entry"; },
                         [](const SchedEvent&) { return "sched"; },
+                        [](const BufferedSyscallEvent&) { return "buffered_syscall"; },
+                        [](const PreloadEvent&) { return "preload"; },
                     },
                     d);
 }

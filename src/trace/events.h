@@ -109,10 +109,40 @@ struct ExitEvent {
   int32_t wait_status = 0;  // as from waitpid
 };
 
-// Code that rr-like wrote into the tracee (vdso entry points rewritten into syscalls).
+// Code that rr-like wrote into the tracee: vdso entry points rewritten into
+// syscalls, syscall sites rewritten into jumps to the preload code, stubs.
+// With restart_ip set, the task was stopped at the entry of syscall
+// restart_nr, which the recorder cancelled: the task continues at restart_ip
+// with rax = restart_nr (the patched site, which now makes that syscall
+// through the preload code).
 struct PatchEvent {
   std::string what;
   std::vector<MemWrite> writes;
+  uint64_t restart_ip = 0;
+  int64_t restart_nr = -1;
+};
+
+// A syscall the preload code made without a ptrace stop, flushed from the
+// syscall buffer. In replay it is the next syscall the task makes (from the
+// preload code's untraced syscall instruction), emulated from this record.
+struct BufferedSyscallEvent {
+  int64_t syscallno = 0;
+  std::array<uint64_t, 6> args{};
+  int64_t result = 0;
+  uint8_t flags = 0;  // SyscallEvent::kToStdout / kToStderr
+  std::vector<MemWrite> writes;
+};
+
+// The recorder mapped the preload code (and its stub and buffer areas) into
+// the task's new address space, right after an exec.
+struct PreloadEvent {
+  uint32_t version = 0;  // RRL_PRELOAD_VERSION of the recorder
+  uint64_t code_addr = 0;
+  std::vector<uint8_t> code;
+  uint64_t code_size = 0;    // mapped size (read, execute)
+  uint64_t stubs_size = 0;   // after the code (read, execute)
+  uint64_t buffer_size = 0;  // after the stubs (read, write)
+  uint64_t untraced_ip = 0;  // end of the untraced syscall instruction
 };
 
 // A task reached a syscall's entry here in the global order, but the syscall
@@ -130,8 +160,9 @@ struct SchedEvent {
   std::vector<MemWord> progress;  // memory that identifies this point (with regs)
 };
 
-using EventData = std::variant<SyscallEvent, SignalEvent, RdtscEvent, ExecEvent, MmapEvent,
-                               CloneEvent, ExitEvent, PatchEvent, SyscallEntryEvent, SchedEvent>;
+using EventData =
+    std::variant<SyscallEvent, SignalEvent, RdtscEvent, ExecEvent, MmapEvent, CloneEvent, ExitEvent,
+                 PatchEvent, SyscallEntryEvent, SchedEvent, BufferedSyscallEvent, PreloadEvent>;
 
 struct Event {
   uint64_t number = 0;

@@ -16,7 +16,7 @@ namespace rrl::trace {
 
 // Bump whenever the header, the event encoding (events.h) or the stream
 // format (stream.h) changes. Readers accept exactly this version.
-constexpr uint32_t kTraceVersion = 2;  // 2: progress words at arbitrary points
+constexpr uint32_t kTraceVersion = 3;  // 2: buffered syscalls; 3: progress words
 
 struct Header {
   enum class State : uint8_t { kRecording, kComplete, kInterrupted, kFailed };

@@ -8,7 +8,8 @@
 # has EXIT-SUCCESS (when EXPECTED_STATUS is 0), rr-like reported no error,
 # and `rr-like dump` of the trace shows syscalls.
 # Environment: RR_LIKE_RECORD_FLAGS (extra record options),
-# RR_LIKE_RUN_TIMEOUT (seconds per run, default 45).
+# RR_LIKE_RUN_TIMEOUT (seconds per run, default 45), RR_LIKE_RECORDS (how
+# many times to record, replay and compare; default 1).
 set -u
 if [ $# -lt 3 ]; then
   echo "usage: $0 RR_LIKE PROG_EXE EXPECTED_STATUS [ARGS...]" >&2
@@ -24,4 +25,7 @@ shift 3
 [ -x "$PROG" ] || fail "program is not executable: $PROG"
 
 setup_tmp
-run_and_compare "$EXPECTED" "$PROG" "$@"
+for round in $(seq "${RR_LIKE_RECORDS:-1}"); do
+  [ "${RR_LIKE_RECORDS:-1}" = 1 ] || echo "round $round"
+  run_and_compare "$EXPECTED" "$PROG" "$@" || exit 1
+done

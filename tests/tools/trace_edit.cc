@@ -3,7 +3,7 @@
 // instead of succeeding silently.
 //   trace_edit IN OUT SYSCALL_NAME DELTA
 // adds DELTA to the result of the last SYSCALL_NAME event with a positive
-// result (for cat, the read of the file it prints).
+// result (for cat, the read of the file it prints), traced or buffered.
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -44,6 +44,12 @@ int main(int argc, char** argv) {
     auto* sc = std::get_if<trace::SyscallEvent>(&it->data);
     if (sc && sc->syscallno == *nr && sc->regs.result() > 0) {
       sc->regs.set_result(static_cast<uint64_t>(sc->regs.result() + std::atoll(argv[4])));
+      edited = true;
+    }
+    // The same for a syscall the preload code buffered.
+    auto* bs = std::get_if<trace::BufferedSyscallEvent>(&it->data);
+    if (bs && bs->syscallno == *nr && bs->result > 0) {
+      bs->result += std::atoll(argv[4]);
       edited = true;
     }
   }

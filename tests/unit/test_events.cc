@@ -148,6 +148,38 @@ TEST_CASE("mmap, clone, exit and patch events round trip", "[events]") {
   auto dp = round_trip(p);
   CHECK(dp.what == p.what);
   CHECK(same_writes(dp.writes, p.writes));
+  CHECK(dp.restart_ip == 0);
+
+  PatchEvent restart{"site", {{0x7fff2000, {0xe9, 1, 2, 3, 4}}}, 0x7fff2000, 228};
+  auto dr = round_trip(restart);
+  CHECK(dr.restart_ip == 0x7fff2000);
+  CHECK(dr.restart_nr == 228);
+}
+
+TEST_CASE("buffered syscall and preload events round trip", "[events]") {
+  BufferedSyscallEvent b{0,
+                         {3, 0x1000, 64, 0, 0, 0},
+                         17,
+                         SyscallEvent::kToStdout,
+                         {{0x1000, std::vector<uint8_t>(17, 0x42)}}};
+  auto db = round_trip(b);
+  CHECK(db.syscallno == 0);
+  CHECK(db.args == b.args);
+  CHECK(db.result == 17);
+  CHECK(db.flags == SyscallEvent::kToStdout);
+  CHECK(same_writes(db.writes, b.writes));
+
+  PreloadEvent p{1, 0x7fffb0000000, {0x0f, 0x05, 0xc3}, 0x10000, 0x40000, 0x200000, 0x7fffb0000123};
+  auto dp = round_trip(p);
+  CHECK(dp.version == 1);
+  CHECK(dp.code_addr == p.code_addr);
+  CHECK(dp.code == p.code);
+  CHECK(dp.code_size == p.code_size);
+  CHECK(dp.stubs_size == p.stubs_size);
+  CHECK(dp.buffer_size == p.buffer_size);
+  CHECK(dp.untraced_ip == p.untraced_ip);
+  CHECK(std::string(kind_name(EventData{b})) == "buffered_syscall");
+  CHECK(std::string(kind_name(EventData{p})) == "preload");
 }
 
 TEST_CASE("syscall entry and sched events round trip", "[events]") {
@@ -159,7 +191,7 @@ TEST_CASE("syscall entry and sched events round trip", "[events]") {
 
 // Every alternative of EventData needs a case above: this fails when a kind
 // is added without one.
-static_assert(std::variant_size_v<EventData> == 10, "add a round-trip test for the new event kind");
+static_assert(std::variant_size_v<EventData> == 12, "add a round-trip test for the new event kind");
 
 TEST_CASE("kind names", "[events]") {
   CHECK(std::string(kind_name(EventData{SyscallEvent{}})) == "syscall");

@@ -275,7 +275,7 @@ TEST_CASE("headers of other versions are refused", "[trace][header]") {
   TempDir tmp;
   REQUIRE(write_header(tmp.path, sample_header()));
   auto bytes = read_file(tmp / "header");
-  for (uint32_t version : {0u, kTraceVersion + 1, 1000u}) {
+  for (uint32_t version : {0u, kTraceVersion - 1, kTraceVersion + 1, 1000u}) {
     std::memcpy(bytes.data() + 8, &version, 4);
     write_file(tmp / "header", bytes);
     auto h = read_header(tmp.path);

@@ -1,0 +1,44 @@
+#include "preload/blob.h"
+
+#include <sys/syscall.h>
+
+// Defined by the linker for the section that preload.c is compiled into.
+extern "C" const uint8_t __start_rrl_preload_text[];
+extern "C" const uint8_t __stop_rrl_preload_text[];
+extern "C" const uint8_t rrl_syscall_entry[];
+extern "C" const uint8_t rrl_untraced_end[];
+
+namespace rrl::preload {
+
+namespace {
+
+uint64_t address_of(const uint8_t* symbol) {
+  return kBase + static_cast<uint64_t>(symbol - __start_rrl_preload_text);
+}
+
+}  // namespace
+
+std::span<const uint8_t> code() {
+  return {__start_rrl_preload_text,
+          static_cast<size_t>(__stop_rrl_preload_text - __start_rrl_preload_text)};
+}
+
+uint64_t entry_address() {
+  return address_of(rrl_syscall_entry);
+}
+
+uint64_t untraced_end_address() {
+  return address_of(rrl_untraced_end);
+}
+
+const std::set<int64_t>& buffered_syscalls() {
+  static const std::set<int64_t> kBuffered = {
+      SYS_read,         SYS_write,   SYS_pread64,    SYS_pwrite64,   SYS_clock_gettime,
+      SYS_gettimeofday, SYS_time,    SYS_fstat,      SYS_newfstatat, SYS_lseek,
+      SYS_getpid,       SYS_getppid, SYS_gettid,     SYS_getuid,     SYS_geteuid,
+      SYS_getgid,       SYS_getegid, SYS_getdents64, SYS_close,      SYS_fcntl,
+  };
+  return kBuffered;
+}
+
+}  // namespace rrl::preload

@@ -1,0 +1,68 @@
+/* The contract between the recorder and the preload code it maps into every
+ * recorded process. Both sides include this file (it is C, so that the
+ * freestanding preload code can use it). Bump RRL_PRELOAD_VERSION whenever a
+ * constant, the buffer header or the record layout changes: the version is
+ * stored in the trace and replay refuses a trace of another version.
+ *
+ * Layout at a fixed address (the seccomp filter names the untraced syscall
+ * instruction by address, before the program even starts):
+ *   [RRL_PRELOAD_BASE, +RRL_CODE_SIZE)   the preload code (read, execute)
+ *   [RRL_STUBS_ADDR, +RRL_STUBS_SIZE)     per-site stubs written by the recorder
+ *   [RRL_BUFFER_ADDR, +RRL_BUFFER_SIZE)   the syscall buffer (read, write)
+ * The buffer is one per address space: only one task runs user code at a
+ * time, and the recorder never stops a task inside the preload code. */
+#ifndef RRL_PRELOAD_INTERFACE_H
+#define RRL_PRELOAD_INTERFACE_H
+
+#include <stdint.h>
+
+#define RRL_PRELOAD_VERSION 3
+
+/* ~1.2 GiB below the libraries of an unrandomised address space: within
+ * reach of a rel32 jump from libc, ld.so and the vdso. */
+#define RRL_PRELOAD_BASE 0x7fffb0000000ULL
+#define RRL_CODE_SIZE 0x10000ULL
+#define RRL_STUBS_ADDR (RRL_PRELOAD_BASE + RRL_CODE_SIZE)
+#define RRL_STUBS_SIZE 0x40000ULL
+#define RRL_BUFFER_ADDR (RRL_STUBS_ADDR + RRL_STUBS_SIZE)
+#define RRL_BUFFER_SIZE 0x200000ULL
+#define RRL_PRELOAD_END (RRL_BUFFER_ADDR + RRL_BUFFER_SIZE)
+
+/* Reads and writes larger than this take the traced path. */
+#define RRL_MAX_BUFFERED_IO 0x40000ULL
+
+/* At RRL_BUFFER_ADDR. The preload code writes it (fd_generation too, at a
+ * buffered close); the recorder only reads it, except fd_generation, which it
+ * increments at the exit of every traced
+ * syscall that may close or replace a file descriptor (close, close_range,
+ * dup2, dup3) and records as a memory write of that syscall, so that replay,
+ * which runs the same preload code, sees the same values at the same points.
+ * When a record does not fit, the code sets wrap_pending and takes the traced
+ * path; the recorder flushes at that traced syscall, and the next entry
+ * starts over at the beginning with a new epoch. */
+#define RRL_CACHED_FDS 1024
+struct rrl_buffer_header {
+  uint64_t pos;          /* bytes of records after the header */
+  uint64_t epoch;        /* incremented at each wrap */
+  uint64_t wrap_pending; /* the next entry wraps */
+  uint64_t fd_generation;        /* the recorder's: see above */
+  uint64_t fd_cache_generation;  /* the fd_generation regular_fds is valid for */
+  uint64_t reserved[3];
+  /* fds known to be regular files (found by a buffered fstat), so that reads
+   * and writes on them need no fstat of their own. */
+  uint64_t regular_fds[RRL_CACHED_FDS / 64];
+};
+
+/* One buffered syscall, followed by out_len bytes (the memory it wrote at
+ * out_addr), padded to 8 bytes; size covers all of it. */
+struct rrl_record {
+  uint64_t size;
+  int64_t syscallno;
+  uint64_t args[6];
+  int64_t result;
+  uint64_t out_addr;
+  uint64_t out_len;
+  uint64_t reserved;
+};
+
+#endif

@@ -1,0 +1,226 @@
+// Patching syscall sites of libc, ld.so and the vdso into jumps to the
+// preload code, when a site is first seen trapping. The decisions (which
+// region, when it may be written) are monkeypatch/site.cc's; this file reads
+// the tracee for them, writes the bytes and records a PatchEvent, so that
+// replay writes the same bytes at the same point and decides nothing.
+//
+// A region that begins at the site is written at the syscall's entry stop:
+// the recorder cancels the syscall and restarts the task at the site, which
+// now makes it through the stub. A region that begins earlier becomes a
+// pending request of the address space, tried at this syscall's exit and at
+// every later syscall exit there until no task is inside it.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "common/log.h"
+#include "common/proc_maps.h"
+#include "common/ptrace.h"
+#include "common/syscalls.h"
+#include "monkeypatch/branch_targets.h"
+#include "preload/blob.h"
+#include "recorder/session.h"
+
+namespace rrl::recorder {
+
+namespace {
+
+const LogChannel kLog("monkeypatch");
+
+constexpr int64_t kERestartSys = 512, kERestartBlock = 516;
+
+bool restarts(int64_t result) {
+  return result <= -kERestartSys && result >= -kERestartBlock;
+}
+
+// Code we patch: the C library, the dynamic loader and the vdso.
+bool patchable_object(const MapEntry& m) {
+  if (!(m.prot & PROT_EXEC)) return false;
+  if (m.path == "[vdso]") return true;
+  std::string base = m.path.substr(m.path.rfind('/') + 1);
+  return base.starts_with("libc.so") || base.starts_with("libc-") || base.starts_with("ld-linux");
+}
+
+// ip from /proc/TID/syscall ("NR args... SP PC", or "-1 SP PC" when stopped
+// in user code); nullopt when the task is running or unreadable.
+std::optional<uint64_t> proc_syscall_ip(pid_t tid) {
+  std::ifstream f(fmt::format("/proc/{}/syscall", tid));
+  std::string line;
+  if (!std::getline(f, line) || line == "running") return std::nullopt;
+  auto space = line.rfind(' ');
+  if (space == std::string::npos) return std::nullopt;
+  return std::stoull(line.substr(space + 1), nullptr, 16);
+}
+
+}  // namespace
+
+Expected<const std::vector<uint8_t>*> Session::elf_image(const std::string& path) {
+  auto it = elf_images_.find(path);
+  if (it != elf_images_.end()) return &it->second;
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return fail_errno("open " + path);
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return &(elf_images_[path] = std::move(bytes));
+}
+
+// The plan for the site, or nullopt when it is not to be patched (logged).
+Expected<std::optional<monkeypatch::SitePlan>> Session::plan_site(Task& t, uint64_t site,
+                                                                  uint64_t stub_addr) {
+  auto maps = read_maps(t.tid);
+  if (!maps) return std::unexpected(maps.error());
+  const MapEntry* m = nullptr;
+  uint64_t bias = 0;
+  for (const auto& e : *maps) {
+    if (site >= e.start && site < e.end) m = &e;
+  }
+  if (!m || !patchable_object(*m)) return std::nullopt;
+  std::vector<uint8_t> vdso_image;
+  const std::vector<uint8_t>* image = nullptr;
+  if (m->path == "[vdso]") {
+    vdso_image.resize(m->end - m->start);
+    RRL_TRY(ptrace::read_memory(t.tid, RemoteAddr(m->start), vdso_image));
+    image = &vdso_image;
+    bias = m->start;
+  } else {
+    for (const auto& e : *maps)
+      if (e.path == m->path && e.offset == 0) bias = e.start;
+    auto file = elf_image(m->path);
+    if (!file) return std::unexpected(file.error());
+    image = *file;
+  }
+  auto bounds = monkeypatch::function_bounds(*image, site - bias);
+  if (!bounds || !*bounds) {
+    kLog.debug(t.tid, "site {:#x} in {}: no function bounds", site, m->path);
+    return std::nullopt;
+  }
+  uint64_t func = (*bounds)->start + bias;
+  std::vector<uint8_t> code((*bounds)->end - (*bounds)->start);
+  RRL_TRY(ptrace::read_memory(t.tid, RemoteAddr(func), code));
+  monkeypatch::StubTarget target{stub_addr, preload::entry_address()};
+  auto plan = monkeypatch::plan_site(code, func, site, target, preload::buffered_syscalls());
+  if (!plan) {
+    kLog.debug(t.tid, "site {:#x} in {} refused: {}", site, m->path, plan.error().message);
+    return std::nullopt;
+  }
+  if (stub_addr + plan->stub.size() > preload::kStubsAddr + preload::kStubsSize) {
+    kLog.info(t.tid, "stub area full: site {:#x} not patched", site);
+    return std::nullopt;
+  }
+  return std::move(*plan);
+}
+
+// At a syscall entry stop. true: the site was patched and the task restarted
+// at it (nothing else to do for this stop).
+Expected<bool> Session::patch_at_entry(Task& t, Registers& regs) {
+  if (!t.as || !t.as->preload || !t.deferred.empty() || t.delivering) return false;
+  AddressSpace& as = *t.as;
+  const uint64_t site = regs.ip() - 2;
+  if (as.sites.contains(site) || preload::in_preload_code(site)) return false;
+  const int64_t nr = regs.syscallno();
+  if (!preload::buffered_syscalls().contains(nr)) {
+    as.sites[site] = AddressSpace::Site::kRefused;
+    return false;
+  }
+  const uint64_t stub_addr = as.stub_next;
+  auto plan = plan_site(t, site, stub_addr);
+  if (!plan) return std::unexpected(plan.error());
+  if (!*plan || (*plan)->syscallno != nr) {
+    as.sites[site] = AddressSpace::Site::kRefused;
+    return false;
+  }
+  const uint64_t stub_size = ((*plan)->stub.size() + 15) & ~15ULL;
+  if ((*plan)->region.needs_deferred_patching()) {
+    kLog.debug(t.tid, "site {:#x}: patch deferred to the syscall's exit", site);
+    as.sites[site] = AddressSpace::Site::kPending;
+    as.stub_next += stub_size;
+    as.pending.push_back({site, std::move(**plan), stub_addr});
+    return false;
+  }
+  auto others = other_task_spots(t);
+  if (!others || monkeypatch::deferred_verdict((*plan)->region, std::nullopt, *others) ==
+                     monkeypatch::PatchVerdict::kWait)
+    return false;  // another task is inside: try again when the site next traps
+  as.sites[site] = AddressSpace::Site::kPatched;
+  as.stub_next += stub_size;
+  RRL_TRY(write_patch(t, **plan, stub_addr, site, /*restart_ip=*/site, nr));
+  // Cancel this syscall; the task makes it again through the patched site.
+  regs.r.orig_rax = static_cast<uint64_t>(-1);
+  regs.r.rax = static_cast<uint64_t>(nr);
+  regs.set_ip(site);
+  RRL_TRY(ptrace::set_regs(t.tid, regs));
+  RRL_TRY(resume(t, /*to_syscall_exit=*/false));
+  return true;
+}
+
+Status Session::write_patch(Task& t, const monkeypatch::SitePlan& plan, uint64_t stub_addr,
+                            uint64_t site, uint64_t restart_ip, int64_t restart_nr) {
+  RRL_TRY(ptrace::write_memory(t.tid, RemoteAddr(stub_addr), plan.stub));
+  RRL_TRY(ptrace::write_memory(t.tid, RemoteAddr(plan.region.start), plan.jump));
+  kLog.debug(t.tid, "patched {} site {:#x}: region [{:#x}, {:#x}), stub at {:#x}",
+             syscalls::name(plan.syscallno), site, plan.region.start, plan.region.end, stub_addr);
+  trace::PatchEvent ev;
+  ev.what = fmt::format("{} site {:#x}", syscalls::name(plan.syscallno), site);
+  ev.writes.push_back({stub_addr, plan.stub});
+  ev.writes.push_back({plan.region.start, plan.jump});
+  ev.restart_ip = restart_ip;
+  ev.restart_nr = restart_nr;
+  return record(t.tid, std::move(ev));
+}
+
+// Where the other tasks of t's address space are; nullopt when one of them
+// cannot be located (then nothing may be patched now).
+std::optional<std::vector<monkeypatch::TaskSpot>> Session::other_task_spots(const Task& t) {
+  std::vector<monkeypatch::TaskSpot> spots;
+  for (const auto& [tid, o] : tasks_) {
+    if (o.get() == &t || o->as != t.as || o->exit_recorded) continue;
+    if (o->in_syscall) {
+      spots.push_back({o->entry_regs.ip(), true});
+      continue;
+    }
+    if (o->state == TaskState::kReady) {
+      if (auto regs = ptrace::get_regs(tid)) {
+        spots.push_back({regs->ip(), false});
+        continue;
+      }
+    }
+    auto ip = proc_syscall_ip(tid);
+    if (!ip) return std::nullopt;
+    spots.push_back({*ip, true});
+  }
+  return spots;
+}
+
+// At a syscall exit stop of t (already recorded): writes the pending patches
+// of its address space that no task is inside any more.
+Status Session::retry_pending_patches(Task& t) {
+  if (!t.as || t.as->pending.empty()) return {};
+  auto regs = ptrace::get_regs(t.tid);
+  if (!regs) return std::unexpected(regs.error());
+  auto others = other_task_spots(t);
+  if (!others) return {};
+  std::optional<uint64_t> current = regs->ip();
+  if (restarts(regs->result())) {
+    current.reset();
+    others->push_back({regs->ip(), true});
+  }
+  auto& pending = t.as->pending;
+  for (size_t i = 0; i < pending.size();) {
+    if (monkeypatch::deferred_verdict(pending[i].plan.region, current, *others) ==
+        monkeypatch::PatchVerdict::kWait) {
+      kLog.debug(t.tid, "site {:#x}: a task is inside its region, the patch waits",
+                 pending[i].site);
+      ++i;
+      continue;
+    }
+    PendingPatch p = std::move(pending[i]);
+    pending.erase(pending.begin() + static_cast<long>(i));
+    t.as->sites[p.site] = AddressSpace::Site::kPatched;
+    RRL_TRY(write_patch(t, p.plan, p.stub_addr, p.site, /*restart_ip=*/0, /*restart_nr=*/-1));
+  }
+  return {};
+}
+
+}  // namespace rrl::recorder

@@ -1,0 +1,257 @@
+// The recorder's half of syscall buffering: mapping the preload code into each
+// new address space, flushing the buffer into the trace, and keeping tasks
+// from stopping inside the preload code.
+//
+// Injection. Right after a successful execve (at its exit stop), the recorder
+// makes the new program run two mmaps of its own (from a `syscall; ret` of
+// the rewritten vdso) for the code + stub area and the buffer, at the fixed
+// addresses of preload_interface.h, and copies the code in. A PreloadEvent
+// carries the code, so replay maps exactly what ran here.
+//
+// Flushing. The buffer is written only by the preload code (see
+// preload_interface.h); the recorder remembers, per address space, the epoch
+// and the offset up to which it has read. At every stop of a task, before
+// anything else is recorded, the new records become BufferedSyscallEvents:
+// since only one task runs user code at a time, they are that task's, and
+// they happened after everything already in the trace.
+//
+// Never stop inside. The buffer has no per-thread parts, so a task must not
+// be held inside the preload code while another one runs, nor get a signal
+// there (its handler might enter the preload code again). Syscall stops there
+// are harmless (a stub's traced syscall holds no buffer state); a time
+// slice that ends inside is extended by single-stepping the task out.
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <cstddef>
+#include <cstring>
+#include <map>
+
+#include "common/log.h"
+#include "common/proc_maps.h"
+#include "common/ptrace.h"
+#include "preload/blob.h"
+#include "recorder/session.h"
+
+namespace rrl::recorder {
+
+namespace {
+
+const LogChannel kLog("syscallbuf");
+
+constexpr int kMaxInjectStops = 6;
+constexpr int kMaxStepsOut = 100000;
+
+// Syscalls after which an fd number may name another file.
+bool may_replace_fd(int64_t nr) {
+  return nr == SYS_close || nr == SYS_close_range || nr == SYS_dup2 || nr == SYS_dup3;
+}
+
+bool is_write_syscall(int64_t nr) {
+  return nr == SYS_write || nr == SYS_pwrite64;
+}
+
+}  // namespace
+
+// Runs syscall nr in the stopped task from the syscall instruction at insn
+// and puts its registers back. The task must be at a syscall-exit stop or a
+// ptrace event stop (where resuming runs user code).
+Expected<int64_t> Session::inject_syscall(Task& t, uint64_t insn, int64_t nr,
+                                          std::initializer_list<uint64_t> args) {
+  auto saved = ptrace::get_regs(t.tid);
+  if (!saved) return std::unexpected(saved.error());
+  Registers regs = *saved;
+  regs.set_ip(insn);
+  regs.r.rax = regs.r.orig_rax = static_cast<uint64_t>(nr);
+  unsigned long long* slots[] = {&regs.r.rdi, &regs.r.rsi, &regs.r.rdx,
+                                 &regs.r.r10, &regs.r.r8,  &regs.r.r9};
+  size_t i = 0;
+  for (uint64_t a : args) *slots[i++] = a;
+  RRL_TRY(ptrace::set_regs(t.tid, regs));
+  for (int stops = 0; stops < kMaxInjectStops; ++stops) {
+    RRL_TRY(ptrace::syscall(t.tid));
+    int status = 0;
+    while (::waitpid(t.tid, &status, __WALL) < 0)
+      if (errno != EINTR) return fail_errno("waitpid during an injected syscall");
+    if (!WIFSTOPPED(status)) return fail("the task died during an injected syscall");
+    int sig = WSTOPSIG(status);
+    if (sig != (SIGTRAP | 0x80) && (status >> 16) != PTRACE_EVENT_SECCOMP) {
+      // A signal arrived meanwhile: keep it for later, like any held-back one.
+      if (auto si = ptrace::get_siginfo(t.tid)) t.deferred.push_back(*si);
+      continue;
+    }
+    auto now = ptrace::get_regs(t.tid);
+    if (!now) return std::unexpected(now.error());
+    auto is_exit = ptrace::syscall_stop_is_exit(t.tid);
+    if (!is_exit) return std::unexpected(is_exit.error());
+    if (*is_exit && now->ip() == insn + 2) {
+      RRL_TRY(ptrace::set_regs(t.tid, *saved));
+      return now->result();
+    }
+  }
+  return fail(fmt::format("injected syscall {} did not complete", nr));
+}
+
+// At the exit stop of a successful execve.
+Status Session::inject_preload(Task& t) {
+  t.as = std::make_shared<AddressSpace>();
+  if (!syscall_buffer_) return {};
+  uint64_t insn = 0;
+  auto maps = read_maps(t.tid);
+  if (!maps) return std::unexpected(maps.error());
+  for (const auto& m : *maps) {
+    if (m.path != "[vdso]") continue;
+    std::vector<uint8_t> code(m.end - m.start);
+    RRL_TRY(ptrace::read_memory(t.tid, RemoteAddr(m.start), code));
+    for (size_t i = 0; i + 2 < code.size() && !insn; ++i)
+      if (code[i] == 0x0f && code[i + 1] == 0x05 && code[i + 2] == 0xc3) insn = m.start + i;
+  }
+  if (!insn) {
+    kLog.info(t.tid, "no vdso syscall instruction: recording without the syscall buffer");
+    return {};
+  }
+  const uint64_t flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE;
+  auto code_map = inject_syscall(t, insn, SYS_mmap,
+                                 {preload::kBase, preload::kCodeSize + preload::kStubsSize,
+                                  PROT_READ | PROT_EXEC, flags, static_cast<uint64_t>(-1), 0});
+  if (!code_map) return std::unexpected(code_map.error());
+  auto buffer_map = inject_syscall(t, insn, SYS_mmap,
+                                   {preload::kBufferAddr, preload::kBufferSize,
+                                    PROT_READ | PROT_WRITE, flags, static_cast<uint64_t>(-1), 0});
+  if (!buffer_map) return std::unexpected(buffer_map.error());
+  if (static_cast<uint64_t>(*code_map) != preload::kBase ||
+      static_cast<uint64_t>(*buffer_map) != preload::kBufferAddr) {
+    kLog.info(t.tid, "preload area is taken ({:#x}, {:#x}): no syscall buffer", *code_map,
+              *buffer_map);
+    return {};
+  }
+  RRL_TRY(ptrace::write_memory(t.tid, RemoteAddr(preload::kBase), preload::code()));
+  t.as->preload = true;
+  t.as->stub_next = preload::kStubsAddr;
+  trace::PreloadEvent ev;
+  ev.version = preload::kVersion;
+  ev.code_addr = preload::kBase;
+  ev.code.assign(preload::code().begin(), preload::code().end());
+  ev.code_size = preload::kCodeSize;
+  ev.stubs_size = preload::kStubsSize;
+  ev.buffer_size = preload::kBufferSize;
+  ev.untraced_ip = preload::untraced_end_address();
+  return record(t.tid, std::move(ev));
+}
+
+Status Session::flush_buffer(Task& t) {
+  if (!t.as || !t.as->preload) return {};
+  rrl_buffer_header header{};
+  std::span<uint8_t> raw(reinterpret_cast<uint8_t*>(&header), sizeof header);
+  // Unreadable: the task is gone, or at an exec stop (a new address space).
+  if (!ptrace::read_memory(t.tid, RemoteAddr(preload::kBufferAddr), raw)) return {};
+  AddressSpace& as = *t.as;
+  if (header.epoch != as.buffer_epoch) {
+    as.buffer_epoch = header.epoch;
+    as.buffer_cursor = 0;
+  }
+  if (header.pos <= as.buffer_cursor) return {};
+  std::vector<uint8_t> records(header.pos - as.buffer_cursor);
+  uint64_t from = preload::kBufferAddr + sizeof header + as.buffer_cursor;
+  RRL_TRY(ptrace::read_memory(t.tid, RemoteAddr(from), records));
+  as.buffer_cursor = header.pos;
+  return record_buffered(t, records);
+}
+
+// The preload code's cache of regular fds is void once an fd may name another
+// file: the new generation is a memory write of this syscall, for replay.
+Status Session::bump_fd_generation(Task& t, trace::SyscallEvent& ev) {
+  if (!t.as || !t.as->preload || !may_replace_fd(ev.syscallno)) return {};
+  const uint64_t addr = preload::kBufferAddr + offsetof(rrl_buffer_header, fd_generation);
+  uint64_t generation = 0;
+  std::span<uint8_t> raw(reinterpret_cast<uint8_t*>(&generation), sizeof generation);
+  if (!ptrace::read_memory(t.tid, RemoteAddr(addr), raw)) return {};
+  ++generation;
+  RRL_TRY(ptrace::write_memory(t.tid, RemoteAddr(addr), raw));
+  ev.writes.push_back({addr, std::vector<uint8_t>(raw.begin(), raw.end())});
+  return {};
+}
+
+Status Session::record_buffered(Task& t, std::span<const uint8_t> records) {
+  // Whether each fd written to is rr-like's stdout or stderr: it cannot
+  // change between the records of one flush (closing or duplicating is traced).
+  std::map<uint64_t, uint8_t> std_flags;
+  size_t pos = 0;
+  while (pos + sizeof(rrl_record) <= records.size()) {
+    rrl_record rec;
+    std::memcpy(&rec, records.data() + pos, sizeof rec);
+    if (rec.size < sizeof rec || pos + rec.size > records.size() ||
+        rec.out_len > rec.size - sizeof rec)
+      return fail(fmt::format("corrupt syscall buffer record at offset {} of task {}", pos, t.tid));
+    trace::BufferedSyscallEvent ev;
+    ev.syscallno = rec.syscallno;
+    std::memcpy(ev.args.data(), rec.args, sizeof rec.args);
+    ev.result = rec.result;
+    if (rec.out_len > 0) {
+      auto data = records.subspan(pos + sizeof rec, rec.out_len);
+      ev.writes.push_back({rec.out_addr, std::vector<uint8_t>(data.begin(), data.end())});
+    }
+    // The fd cannot have changed since: closing or duplicating is traced,
+    // and the flush comes first at that stop.
+    if (is_write_syscall(ev.syscallno) && ev.result > 0) {
+      auto known = std_flags.find(ev.args[0]);
+      if (known == std_flags.end())
+        known = std_flags.emplace(ev.args[0], std_file_flag(t, ev.args[0])).first;
+      ev.flags = known->second;
+      // Replay emulates the write: a MAP_SHARED mapping of the file gets its
+      // new contents from the trace (as for a traced write).
+      RRL_TRY(capture_shared_mappings(t, ev.syscallno, ev.args[0], ev.result, ev.writes));
+    }
+    RRL_TRY(record(t.tid, std::move(ev)));
+    pos += rec.size;
+  }
+  return {};
+}
+
+namespace {
+
+// Single-stepping pushfq/popfq in the preload entry can leave the trap flag
+// set in the task's own flags: clear it, or the program gets a SIGTRAP later.
+Status clear_trap_flag(pid_t tid) {
+  constexpr uint64_t kTrapFlag = 0x100;
+  auto regs = ptrace::get_regs(tid);
+  if (!regs) return std::unexpected(regs.error());
+  if (!(regs->r.eflags & kTrapFlag)) return {};
+  regs->r.eflags &= ~kTrapFlag;
+  return ptrace::set_regs(tid, *regs);
+}
+
+}  // namespace
+
+// Single-steps a task that a time slice stopped inside the preload code until
+// it is out. true: it is out and stopped; false: it stopped for another
+// reason, or died: that wait status is now t.pending_status.
+Expected<bool> Session::step_out_of_preload(Task& t) {
+  for (int steps = 0; steps < kMaxStepsOut; ++steps) {
+    auto regs = ptrace::get_regs(t.tid);
+    if (!regs) return std::unexpected(regs.error());
+    if (!preload::in_preload_code(regs->ip())) {
+      RRL_TRY(clear_trap_flag(t.tid));
+      return true;
+    }
+    RRL_TRY(ptrace::singlestep(t.tid));
+    int status = 0;
+    while (::waitpid(t.tid, &status, __WALL) < 0)
+      if (errno != EINTR) return fail_errno("waitpid while stepping out of the preload code");
+    bool plain_step = WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP && (status >> 16) == 0;
+    if (plain_step) {
+      // The kernel's own trap (not a SIGTRAP somebody sent).
+      auto si = ptrace::get_siginfo(t.tid);
+      if (si && si->si_code > 0) continue;
+    }
+    t.pending_status = status;
+    if (WIFSTOPPED(status)) RRL_TRY(clear_trap_flag(t.tid));
+    return false;
+  }
+  return fail(fmt::format("task {} does not leave the preload code", t.tid));
+}
+
+}  // namespace rrl::recorder
