@@ -198,9 +198,9 @@ case_checkpoint_restart() {
 case_goto_event_stepi() {
   record gdb_basic
   local event
-  event=$("$RR_LIKE" dump "$TRACE" | grep '"syscall":"getpid"' | sed -n 2p |
+  event=$("$RR_LIKE" dump "$TRACE" | grep '"kind":"syscall","syscall":"getpid"' | sed -n 1p |
     sed -E 's/^\{"event":([0-9]+).*/\1/')
-  [ -n "$event" ] || fail "no getpid in the trace"
+  [ -n "$event" ] || fail "no traced getpid in the trace"
   debug -g "$event" -- 'when' 'print/x $pc' 'reverse-stepi' 'x/i $pc' 'reverse-stepi' \
     'print/x $pc' 'stepi' 'stepi' 'print/x $pc' 'when'
   expect_lines "^Current event: $event\$" '^\$1 = 0x' '=> .*syscall' '^\$2 = 0x' '^\$3 = 0x' \
