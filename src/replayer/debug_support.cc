@@ -168,11 +168,7 @@ Expected<bool> ReplaySession::single_step(const trace::Event& ev) {
   auto tp = task_for(ev);
   if (!tp) return std::unexpected(tp.error());
   ReplayTask& t = **tp;
-  if (t.first_stop_pending) {
-    auto st = wait_stop(t);
-    if (!st) return std::unexpected(st.error());
-    t.first_stop_pending = false;
-  }
+  RRL_TRY(collect_first_stop(t));
   if (t.at_entry || t.at_event_stop || t.pending_sig || t.restart_result)
     return false;  // the event itself comes first
   auto status = run_task(t, Resume::kSysemu, 0, 0, /*force_step=*/true);
@@ -189,11 +185,7 @@ Status ReplaySession::run_to(const trace::Event& ev, uint64_t addr) {
   auto tp = task_for(ev);
   if (!tp) return std::unexpected(tp.error());
   ReplayTask& t = **tp;
-  if (t.first_stop_pending) {
-    auto st = wait_stop(t);
-    if (!st) return std::unexpected(st.error());
-    t.first_stop_pending = false;
-  }
+  RRL_TRY(collect_first_stop(t));
   if (t.at_entry || t.at_event_stop)
     return std::unexpected(divergence(ev, "a debugger position lies past this event's syscall"));
   if (addr) RRL_TRY(internal_bps_.add(t.tid, addr));

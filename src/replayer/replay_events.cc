@@ -268,11 +268,7 @@ Status ReplaySession::on_exit(const trace::Event& ev, const trace::ExitEvent&) {
   auto tp = task_for(ev);
   if (!tp) return std::unexpected(tp.error());
   ReplayTask& t = **tp;
-  if (t.first_stop_pending) {
-    auto st = wait_stop(t);
-    if (!st) return std::unexpected(st.error());
-    t.first_stop_pending = false;
-  }
+  RRL_TRY(collect_first_stop(t));
   for (int round = 0; round < 4; ++round) {
     int status = 0;
     pid_t got = ::waitpid(t.tid, &status, __WALL | WNOHANG);
@@ -347,11 +343,7 @@ Status ReplaySession::on_signal(const trace::Event& ev, const trace::SignalEvent
     // nothing here. One the program catches runs its handler as recorded.
     if (is_stop_signal(se.signo) && !signal_is_caught(t.tid, se.signo)) return {};
     // Sent from outside when recorded: send it again, to this task only.
-    if (t.first_stop_pending) {
-      auto st = wait_stop(t);
-      if (!st) return std::unexpected(st.error());
-      t.first_stop_pending = false;
-    }
+    RRL_TRY(collect_first_stop(t));
     // Delivered wherever the task was when it arrived: go there first (a no-op
     // when that was right after its previous event).
     if (std::exchange(t.signal_sent, 0) != se.signo) {

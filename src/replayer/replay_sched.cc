@@ -76,11 +76,7 @@ Expected<bool> ReplaySession::words_match(ReplayTask& t, const std::vector<trace
 
 Status ReplaySession::reach_state(ReplayTask& t, const trace::Event& ev, const Registers& want,
                                   const std::vector<trace::MemWord>& words) {
-  if (t.first_stop_pending) {
-    auto st = wait_stop(t);
-    if (!st) return std::unexpected(st.error());
-    t.first_stop_pending = false;
-  }
+  RRL_TRY(collect_first_stop(t));
   auto regs = ptrace::get_regs(t.tid);
   if (!regs) return std::unexpected(regs.error());
   auto here = words_match(t, words);

@@ -203,6 +203,15 @@ Expected<int> ReplaySession::wait_stop(ReplayTask& t) {
   return status;
 }
 
+// A new task's first stop (after its clone) is collected when it first runs.
+Status ReplaySession::collect_first_stop(ReplayTask& t) {
+  if (!t.first_stop_pending) return {};
+  auto st = wait_stop(t);
+  if (!st) return std::unexpected(st.error());
+  t.first_stop_pending = false;
+  return {};
+}
+
 Status ReplaySession::resume(ReplayTask& t, Resume how, int sig, bool step) {
   if (t.restart_result != 0 && sig == 0) {
     // The recorded kernel restarted this interrupted syscall on its way back to
@@ -233,11 +242,7 @@ Status ReplaySession::resume(ReplayTask& t, Resume how, int sig, bool step) {
 }
 
 Expected<int> ReplaySession::advance(ReplayTask& t, bool sysemu) {
-  if (t.first_stop_pending) {
-    auto st = wait_stop(t);
-    if (!st) return st;
-    t.first_stop_pending = false;
-  }
+  if (auto st = collect_first_stop(t); !st) return std::unexpected(st.error());
   int sig = std::exchange(t.pending_sig, 0);
   return run_task(t, sysemu ? Resume::kSysemu : Resume::kSyscall, sig);
 }

@@ -123,6 +123,7 @@ class ReplaySession {
   // Tasks and stops (replay_session.cc).
   Expected<ReplayTask*> task_for(const trace::Event& ev);
   Expected<int> wait_stop(ReplayTask& t);
+  Status collect_first_stop(ReplayTask& t);
   enum class Resume { kSysemu, kSyscall, kCont };
   Status resume(ReplayTask& t, Resume how, int sig, bool step = false);
   Expected<int> run_task(ReplayTask& t, Resume how, int sig, uint64_t internal_bp = 0,
