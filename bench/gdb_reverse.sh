@@ -39,5 +39,6 @@ timed() {
   timed "continue" "forward to the end"
 } > "$TMP/cmds.gdb"
 "$RR_LIKE" replay "$TMP/trace" -- -batch -nx -x "$TMP/cmds.gdb" > "$TMP/gdb.out" 2>&1
+[ -n "${RR_LIKE_BENCH_SHOW:-}" ] && cat "$TMP/gdb.out"
 echo "events in the trace: $events; replay -a of the whole trace: ${full} s"
 grep '^TIME' "$TMP/gdb.out" | sed 's/^TIME //' || cat "$TMP/gdb.out"

@@ -15,6 +15,8 @@
 
 #include <signal.h>
 
+#include <cstdlib>
+
 #include "common/log.h"
 #include "common/ptrace.h"
 
@@ -140,6 +142,16 @@ Status ReplayDebugger::before_event(const trace::Event& ev) {
 namespace {
 
 constexpr uint64_t kCheckpointInterval = 400;  // events
+
+// RR_LIKE_CHECKPOINT_INTERVAL overrides it (tests use many checkpoints).
+uint64_t checkpoint_interval() {
+  static const uint64_t interval = [] {
+    const char* v = std::getenv("RR_LIKE_CHECKPOINT_INTERVAL");
+    uint64_t n = v ? std::strtoull(v, nullptr, 10) : 0;
+    return n > 0 ? n : kCheckpointInterval;
+  }();
+  return interval;
+}
 constexpr size_t kMaxCheckpoints = 64;
 
 }  // namespace
@@ -150,7 +162,7 @@ void ReplayDebugger::maybe_checkpoint(const trace::Event& ev) {
   if (mode_ != Mode::kInteractive && mode_ != Mode::kSeek) return;
   if (ev.number < options_.history_start) return;
   auto next = checkpoints_at_.upper_bound(ev.number);
-  if (next != checkpoints_at_.begin() && std::prev(next)->first + kCheckpointInterval > ev.number)
+  if (next != checkpoints_at_.begin() && std::prev(next)->first + checkpoint_interval() > ev.number)
     return;
   auto cp = session_->checkpoint();
   if (!cp) {

@@ -88,6 +88,7 @@ Expected<std::shared_ptr<Checkpoint>> ReplaySession::checkpoint() {
   cp->links = exec_links_;
   cp->exe_files = exe_files_;
   cp->file_maps = file_maps_;
+  cp->untraced_ip = untraced_ip_;
   cp->shared_files = shared_files_;
   cp->trace_dir = reader_.dir();
   for (auto& [rec, t] : tasks_) {
@@ -119,6 +120,7 @@ Expected<std::unique_ptr<ReplaySession>> ReplaySession::restore(const Checkpoint
   session->exec_links_ = cp.links;
   session->exe_files_ = cp.exe_files;
   session->file_maps_ = cp.file_maps;
+  session->untraced_ip_ = cp.untraced_ip;
   session->current_event_ = cp.event;
   for (const auto& t : cp.gone) session->tasks_[t.rec_tid] = std::make_unique<ReplayTask>(t);
   for (const auto& f : cp.live) {

@@ -228,6 +228,7 @@ struct Checkpoint {
   std::shared_ptr<ExecLinks> links;
   std::map<pid_t, std::string> exe_files;
   std::map<pid_t, std::vector<trace::MappingRecord>> file_maps;
+  uint64_t untraced_ip = 0;
   std::set<std::string> shared_files;
   std::string trace_dir;
   Checkpoint() = default;

@@ -9,7 +9,7 @@ set -u
 
 CASES=(break_args print_locals watch_values threads fork_child exit_status
   reverse_continue_breakpoint reverse_continue_watch reverse_finish reverse_step
-  history_start checkpoint_restart goto_event_stepi second_client bad_packets disconnect)
+  reverse_from_checkpoints history_start checkpoint_restart goto_event_stepi second_client bad_packets disconnect)
 
 RR_LIKE=$(resolve_exe "$1") || fail "rr-like not found: $1"
 PROGRAMS=$2
@@ -155,6 +155,15 @@ case_reverse_continue_breakpoint() {
     'print hits' 'print i' 'reverse-continue' 'print i'
   expect_lines '^Breakpoint 1, visit \(i=3\)' '^\$1 = 2$' '^Breakpoint 1, visit \(i=2\)' \
     '^\$2 = 1$' '^\$3 = 2$' '^Breakpoint 1, visit \(i=1\)' '^\$4 = 1$'
+}
+
+# The same with a checkpoint every 5 events: going back restores frozen
+# copies of the replay (taken after syscall buffering began) instead of
+# replaying from the start.
+case_reverse_from_checkpoints() {
+  export RR_LIKE_CHECKPOINT_INTERVAL=5
+  case_reverse_continue_breakpoint
+  unset RR_LIKE_CHECKPOINT_INTERVAL
 }
 
 case_reverse_continue_watch() {
