@@ -103,6 +103,14 @@ bool at_syscall_insn(pid_t tid, uint64_t ip) {
   return (b[0] == 0x0f && (b[1] == 0x05 || b[1] == 0x34)) || (b[0] == 0xcd && b[1] == 0x80);
 }
 
+// pushf under single-stepping saves the trap flag, and a later popf would
+// bring it back into a running task (a SIGTRAP that kills it): not stepped.
+bool at_pushf(pid_t tid, uint64_t ip) {
+  uint8_t b[2] = {};
+  if (!ptrace::read_memory(tid, RemoteAddr(ip), std::span<uint8_t>(b, 2))) return true;
+  return b[0] == 0x9c || ((b[0] == 0x66 || (b[0] & 0xf0) == 0x40) && b[1] == 0x9c);
+}
+
 bool stub_can_go_at(pid_t tid, uint64_t ip, std::optional<monkeypatch::FunctionCode>* cache) {
   if (!*cache || !(*cache)->contains(ip)) {
     cache->reset();
@@ -167,7 +175,7 @@ Expected<bool> Session::step_once(Task& t) {
   while (true) {
     auto regs = ptrace::get_regs(t.tid);
     if (!regs) return std::unexpected(regs.error());
-    if (at_syscall_insn(t.tid, regs->ip())) return false;
+    if (at_syscall_insn(t.tid, regs->ip()) || at_pushf(t.tid, regs->ip())) return false;
     RRL_TRY(ptrace::singlestep(t.tid));
     int status = 0;
     while (::waitpid(t.tid, &status, __WALL) < 0)
