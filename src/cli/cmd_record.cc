@@ -1,4 +1,7 @@
+#include <cctype>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 
 #include "cli/commands.h"
 #include "common/log.h"
@@ -9,7 +12,7 @@ namespace rrl::cli {
 namespace {
 
 constexpr const char* kRecordUsage =
-    R"(usage: rr-like record [-o DIR] [--no-syscall-buffer] [--] PROG [ARGS...]
+    R"(usage: rr-like record [-o DIR] [--no-syscall-buffer] [--chaos[=SEED]] [--] PROG [ARGS...]
 
 Run PROG with ARGS under recording. PROG's stdin, stdout, stderr, environment
 and working directory are its own; rr-like exits with PROG's exit status
@@ -22,6 +25,9 @@ options:
                      stop at every syscall through ptrace (slower); by default
                      syscall sites in libc, ld.so and the vdso are patched to
                      record common non-blocking syscalls without a stop
+  --chaos[=SEED]     chaos mode: random time slices and task order, to make
+                     concurrency bugs show up; prints the seed (a number),
+                     which --chaos=SEED reuses
   -h, --help         show this help
 )";
 
@@ -47,6 +53,22 @@ int cmd_record(const std::vector<std::string>& args) {
     }
     if (a == "--no-syscall-buffer") {
       opts.syscall_buffer = false;
+      continue;
+    }
+    if (a == "--chaos") {
+      opts.chaos = true;
+      continue;
+    }
+    if (a.rfind("--chaos=", 0) == 0) {
+      std::string seed = a.substr(8);
+      char* end = nullptr;
+      errno = 0;
+      unsigned long long v = std::strtoull(seed.c_str(), &end, 10);
+      if (seed.empty() || !std::isdigit(static_cast<unsigned char>(seed[0])) || *end != 0 ||
+          errno != 0)
+        return usage_error("--chaos needs a number as its seed, not '" + seed + "'", "record");
+      opts.chaos = true;
+      opts.chaos_seed = v;
       continue;
     }
     if (a.rfind("--output=", 0) == 0) {

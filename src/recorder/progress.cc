@@ -200,6 +200,16 @@ Expected<std::vector<trace::MemWord>> Session::probe_progress(Task& t, bool* spi
                                                               bool* at_syscall) {
   *spinning = *at_syscall = false;
   t.pending_status = 0;
+  if (kLog.enabled(LogLevel::kDebug)) {
+    if (auto regs = ptrace::get_regs(t.tid)) kLog.debug(t.tid, "interrupted at {:#x}", regs->ip());
+  }
+  // Chaos mode: an interrupt lands on few instructions of a loop (those
+  // after its slowest one); a few random steps spread the stops over all.
+  for (int n = chaos_ ? chaos_->extra_steps() : 0; n > 0; --n) {
+    auto moved = step_once(t);
+    if (!moved) return std::unexpected(moved.error());
+    if (!*moved) break;
+  }
   RRL_TRY(step_to_anchor(t));
   if (auto early = stopped_early(t, at_syscall); !early || *at_syscall) return early;
   auto regs = ptrace::get_regs(t.tid);

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "recorder/chaos.h"
 #include "recorder/session.h"
 #include "recorder/spawn.h"
 #include "trace/header.h"
@@ -129,15 +130,24 @@ Expected<int> record(const RecordOptions& opts) {
   auto dir = choose_trace_dir(opts, *program, &in_root);
   if (!dir) return std::unexpected(dir.error());
   trace::Header header = initial_header(*program, opts);
+  std::optional<uint64_t> chaos_seed;
+  if (opts.chaos) {
+    chaos_seed = opts.chaos_seed.value_or(Chaos::fresh_seed());
+    header.chaos = true;
+    header.chaos_seed = *chaos_seed;
+  }
   auto writer = trace::TraceWriter::create(*dir, header);
   if (!writer) return std::unexpected(writer.error());
   if (in_root) (void)trace::update_latest_link(trace::default_trace_root(), *dir);
   print_note("saving execution to trace directory " + *dir);
+  if (chaos_seed)
+    print_note("chaos mode, seed " + std::to_string(*chaos_seed) + " (--chaos=" +
+               std::to_string(*chaos_seed) + " makes the same random decisions)");
   install_interrupt_handlers();
   auto pid = spawn_traced(*program, opts.argv, opts.syscall_buffer);
   if (!pid) return std::unexpected(pid.error());
 
-  Session session(*writer, *pid, opts.syscall_buffer);
+  Session session(*writer, *pid, opts.syscall_buffer, chaos_seed);
   auto status = session.run();
   header.end_time_ns = realtime_ns();
   header.event_count = session.events();

@@ -1,6 +1,7 @@
 // `rr-like record`: run a program under ptrace and write its trace.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +14,8 @@ struct RecordOptions {
   std::vector<std::string> argv;          // program and its arguments, argv[0] as typed
   std::optional<std::string> output_dir;  // -o DIR
   bool syscall_buffer = true;             // --no-syscall-buffer turns it off
+  bool chaos = false;                     // --chaos[=SEED] (chaos.h)
+  std::optional<uint64_t> chaos_seed;     // the SEED; else a fresh one
 };
 
 // Records the program. Returns the exit status rr-like should exit with: the

@@ -22,7 +22,7 @@ const LogChannel kLog("recorder");
 
 int64_t monotonic_ms() {
   timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  clock_gettime(CLOCK_MONOTONIC, &ts);  // not _COARSE: chaos slices are 1 ms
   return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -34,8 +34,10 @@ int shell_status(int wait_status) {
 
 }  // namespace
 
-Session::Session(trace::TraceWriter& writer, pid_t initial, bool syscall_buffer)
+Session::Session(trace::TraceWriter& writer, pid_t initial, bool syscall_buffer,
+                 std::optional<uint64_t> chaos_seed)
     : writer_(writer), initial_(initial), syscall_buffer_(syscall_buffer) {
+  if (chaos_seed) chaos_.emplace(*chaos_seed);
   Task& t = add_task(initial, initial);
   t.as = std::make_shared<AddressSpace>();
   // The initial task was attached by PTRACE_SEIZE while running: no start stop.
@@ -89,12 +91,12 @@ void Session::enforce_time_slice() {
     return;
   }
   int64_t elapsed = monotonic_ms() - running_since_ms_;
-  if (elapsed >= running_->slice_ms) {
+  if (elapsed >= running_slice_ms_) {
     set_alarm(0);
     if (ptrace::interrupt(running_->tid)) running_->interrupt_sent = true;
     return;
   }
-  set_alarm(running_since_ms_ + running_->slice_ms);
+  set_alarm(running_since_ms_ + running_slice_ms_);
 }
 
 // Arms SIGALRM for `deadline_ms` (monotonic), or disarms it with 0; a timer
@@ -112,21 +114,44 @@ void Session::set_alarm(int64_t deadline_ms) {
   ::setitimer(ITIMER_REAL, &timer, nullptr);
 }
 
+bool Session::eligible(pid_t tid) const {
+  auto it = tasks_.find(tid);
+  return it != tasks_.end() && it->second->state == TaskState::kReady && it->second->announced &&
+         it->second->vfork_child == 0;
+}
+
 Task* Session::pick_ready() {
   // A task whose creation is not in the trace yet (its start stop can come
-  // before its parent's clone event) waits for it.
-  for (size_t n = ready_.size(); n > 0; --n) {
-    pid_t tid = ready_.front();
-    ready_.pop_front();
+  // before its parent's clone event) waits for it; so does a vfork parent.
+  std::erase_if(ready_, [&](pid_t tid) {
     auto it = tasks_.find(tid);
-    if (it == tasks_.end() || it->second->state != TaskState::kReady) continue;
-    if (!it->second->announced || it->second->vfork_child != 0) {
-      ready_.push_back(tid);
-      continue;
-    }
-    return it->second.get();
-  }
-  return nullptr;
+    return it == tasks_.end() || it->second->state != TaskState::kReady;
+  });
+  std::vector<size_t> candidates;
+  for (size_t i = 0; i < ready_.size(); ++i)
+    if (eligible(ready_[i])) candidates.push_back(i);
+  if (candidates.empty()) return nullptr;
+  // The stop that ended a stretch of user code is at the front and always
+  // goes first; otherwise the order is free, and chaos mode draws it.
+  size_t chosen = candidates.front();
+  if (chaos_ && ready_[chosen] != urgent_) chosen = candidates[chaos_->pick(candidates.size())];
+  pid_t tid = ready_[chosen];
+  ready_.erase(ready_.begin() + static_cast<long>(chosen));
+  if (tid == urgent_) urgent_ = 0;
+  return tasks_[tid].get();
+}
+
+// Chaos mode: a task at its last event (a syscall exit) lets the ready tasks
+// go first, as a preempted one does. True when it was put in the queue.
+bool Session::give_way(Task& t) {
+  if (!chaos_) return false;
+  bool others = std::any_of(ready_.begin(), ready_.end(),
+                            [&](pid_t tid) { return tid != t.tid && eligible(tid); });
+  if (!others || !chaos_->yield_after_syscall()) return false;
+  t.resume_pending = true;
+  t.state = TaskState::kReady;
+  ready_.push_back(t.tid);
+  return true;
 }
 
 Status Session::wait_for_stop(bool block) {
@@ -154,10 +179,12 @@ Status Session::wait_for_stop(bool block) {
     t.state = TaskState::kReady;
     // The stop that ends a stretch of user code is handled (and recorded) before
     // anything else, so events keep the order in which user code ran.
-    if (ended_user_code)
+    if (ended_user_code) {
       ready_.push_front(tid);
-    else
+      urgent_ = tid;
+    } else {
       ready_.push_back(tid);
+    }
   }
   return {};
 }
@@ -213,6 +240,7 @@ Status Session::resume(Task& t, bool to_syscall_exit, int sig) {
     t.state = TaskState::kRunning;
     running_ = &t;
     running_since_ms_ = monotonic_ms();
+    running_slice_ms_ = chaos_ ? std::min(t.slice_ms, chaos_->slice_ms()) : t.slice_ms;
   }
   return {};
 }

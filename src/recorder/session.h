@@ -29,6 +29,7 @@
 #include "common/error.h"
 #include "common/registers.h"
 #include "monkeypatch/site.h"
+#include "recorder/chaos.h"
 #include "recorder/recorder.h"
 #include "trace/events.h"
 #include "trace/trace_writer.h"
@@ -96,7 +97,9 @@ struct Task {
 
 class Session {
  public:
-  Session(trace::TraceWriter& writer, pid_t initial, bool syscall_buffer);
+  // `chaos_seed`: chaos mode with that seed (chaos.h).
+  Session(trace::TraceWriter& writer, pid_t initial, bool syscall_buffer,
+          std::optional<uint64_t> chaos_seed = std::nullopt);
   // Runs until every task has exited, or the user interrupts, or writing fails.
   Status run();
   // Kills every tracee and reaps it (used on interruption and on errors).
@@ -118,6 +121,8 @@ class Session {
   // Scheduling (session.cc).
   Status wait_for_stop(bool block);
   Task* pick_ready();
+  bool eligible(pid_t tid) const;
+  bool give_way(Task& t);
   Status handle_stop(Task& t);
   Status handle_exited(pid_t tid, int status);
   Status resume(Task& t, bool to_syscall_exit, int sig = 0);
@@ -184,6 +189,9 @@ class Session {
   std::set<pid_t> shared_file_maps_;  // processes with a MAP_SHARED file mapping  // tasks whose
                                       // syscall entry has no event yet
   int64_t running_since_ms_ = 0;
+  int64_t running_slice_ms_ = kTimeSliceMs;  // the running task's current slice
+  pid_t urgent_ = 0;  // its stop ended a stretch of user code: handled first
+  std::optional<Chaos> chaos_;
   int64_t alarm_deadline_ms_ = 0;  // when SIGALRM is due, 0 when not armed
   int64_t last_flush_ms_ = 0;
   // Identity (st_dev, st_ino) of rr-like's own stdout and stderr, to mark the

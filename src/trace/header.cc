@@ -45,6 +45,8 @@ std::vector<uint8_t> encode_body(const Header& h) {
     for (uint32_t v : {c.leaf, c.subleaf, c.eax, c.ebx, c.ecx, c.edx}) w.u32(v);
   }
   w.u8(h.syscall_buffer);
+  w.u8(h.chaos);
+  w.u64(h.chaos_seed);
   return w.take();
 }
 
@@ -72,6 +74,8 @@ bool decode_body(std::span<const uint8_t> body, Header& h) {
     h.cpuid.push_back(c);
   }
   h.syscall_buffer = rd.u8() != 0;
+  h.chaos = rd.u8() != 0;
+  h.chaos_seed = rd.u64();
   return rd.ok() && rd.at_end();
 }
 

@@ -16,7 +16,7 @@ namespace rrl::trace {
 
 // Bump whenever the header, the event encoding (events.h) or the stream
 // format (stream.h) changes. Readers accept exactly this version.
-constexpr uint32_t kTraceVersion = 3;  // 2: buffered syscalls; 3: progress words
+constexpr uint32_t kTraceVersion = 4;  // 2: buffered syscalls; 3: progress words; 4: chaos
 
 struct Header {
   enum class State : uint8_t { kRecording, kComplete, kInterrupted, kFailed };
@@ -41,6 +41,8 @@ struct Header {
   std::string cpu_model;
   std::vector<CpuidLeaf> cpuid;
   bool syscall_buffer = false;
+  bool chaos = false;       // recorded with --chaos
+  uint64_t chaos_seed = 0;  // its seed
 
   bool operator==(const Header&) const = default;
 };

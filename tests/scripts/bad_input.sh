@@ -17,7 +17,7 @@ CASES=(missing_program not_executable unknown_option_record unknown_option_globa
   killed_during_recording ctrl_c ctrl_c_process_group dump_nonexistent version record_help
   dump_cat_hostname replay_no_trace replay_unknown_name replay_truncated replay_corrupt
   replay_other_version replay_edited_result replay_bad_debugger replay_bad_port replay_after_deletion
-  exec_format_error)
+  exec_format_error chaos_bad_seed)
 
 RR_LIKE=$(resolve_exe "$1") || fail "rr-like not found: $1"
 # The trace-damaging test tool (tests/tools/trace_edit.cc), from meson.
@@ -172,6 +172,11 @@ case_exec_format_error() {
 case_unknown_option_record() {
   run_rr 2 record --bogus true
   expect_error --bogus
+}
+
+case_chaos_bad_seed() {
+  run_rr 2 record --chaos=soon true
+  expect_error "needs a number as its seed, not 'soon'"
 }
 
 case_unknown_option_global() {

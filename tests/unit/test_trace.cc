@@ -95,6 +95,8 @@ Header sample_header() {
   h.cpu_model = "AMD EPYC 7B13";
   h.cpuid = {{0, 0, 0x10, 0x68747541, 0x444d4163, 0x69746e65}, {7, 0, 1, 2, 3, 4}};
   h.syscall_buffer = true;
+  h.chaos = true;
+  h.chaos_seed = 123456789;
   return h;
 }
 
