@@ -57,7 +57,9 @@ void describe(JsonObject& o, const trace::SignalEvent& e) {
   const char* abbrev = sigabbrev_np(e.signo);
   o.num("signo", e.signo).str("signal", abbrev ? std::string("SIG") + abbrev : "?");
   o.num("code", si.si_code).hex("ip", e.regs.ip()).boolean("synchronous", e.deterministic);
+  if (e.arbitrary) o.boolean("arbitrary_point", true);
   if (!e.progress.empty()) o.unum("progress_words", e.progress.size());
+  if (e.branches) o.unum("branches", *e.branches);
 }
 
 void describe(JsonObject& o, const trace::ExecEvent& e) {
@@ -117,6 +119,7 @@ void describe(JsonObject& o, const trace::SyscallEntryEvent& e) {
 
 void describe(JsonObject& o, const trace::SchedEvent& e) {
   o.hex("ip", e.regs.ip()).unum("progress_words", e.progress.size());
+  if (e.branches) o.unum("branches", *e.branches);
 }
 
 }  // namespace

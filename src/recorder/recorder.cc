@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "progress/progress_source.h"
 #include "recorder/chaos.h"
 #include "recorder/session.h"
 #include "recorder/spawn.h"
@@ -126,10 +127,13 @@ bool take_alarm() {
 Expected<int> record(const RecordOptions& opts) {
   auto program = resolve_program(opts.argv.at(0));
   if (!program) return std::unexpected(program.error());
+  auto progress = progress::open_source(std::getenv("RR_LIKE_PROGRESS"));
+  if (!progress) return std::unexpected(progress.error());
   bool in_root = false;
   auto dir = choose_trace_dir(opts, *program, &in_root);
   if (!dir) return std::unexpected(dir.error());
   trace::Header header = initial_header(*program, opts);
+  header.progress_source = static_cast<uint8_t>((*progress)->kind());
   std::optional<uint64_t> chaos_seed;
   if (opts.chaos) {
     chaos_seed = opts.chaos_seed.value_or(Chaos::fresh_seed());
@@ -147,7 +151,7 @@ Expected<int> record(const RecordOptions& opts) {
   auto pid = spawn_traced(*program, opts.argv, opts.syscall_buffer);
   if (!pid) return std::unexpected(pid.error());
 
-  Session session(*writer, *pid, opts.syscall_buffer, chaos_seed);
+  Session session(*writer, *pid, opts.syscall_buffer, std::move(*progress), chaos_seed);
   auto status = session.run();
   header.end_time_ns = realtime_ns();
   header.event_count = session.events();

@@ -35,8 +35,11 @@ int shell_status(int wait_status) {
 }  // namespace
 
 Session::Session(trace::TraceWriter& writer, pid_t initial, bool syscall_buffer,
-                 std::optional<uint64_t> chaos_seed)
-    : writer_(writer), initial_(initial), syscall_buffer_(syscall_buffer) {
+                 std::unique_ptr<progress::Source> progress, std::optional<uint64_t> chaos_seed)
+    : writer_(writer),
+      initial_(initial),
+      syscall_buffer_(syscall_buffer),
+      progress_(std::move(progress)) {
   if (chaos_seed) chaos_.emplace(*chaos_seed);
   Task& t = add_task(initial, initial);
   t.as = std::make_shared<AddressSpace>();
@@ -61,6 +64,10 @@ Task& Session::add_task(pid_t tid, pid_t tgid) {
     slot->tid = tid;
     slot->tgid = tgid;
     slot->state = TaskState::kInKernel;  // not stopped until it reports
+    // Counting starts before its first instruction (a new thread, a child) or
+    // is restarted at its first progress event (the initial task's exec).
+    if (auto st = progress_->attach(tid); !st)
+      kLog.info(tid, "no branch count for this task: {}", st.error().describe());
   }
   return *slot;
 }
@@ -201,6 +208,7 @@ Status Session::handle_exited(pid_t tid, int status) {
   if (running_ == it->second.get()) running_ = nullptr;
   if (!it->second->exit_recorded) RRL_TRY(record(tid, trace::ExitEvent{status}));
   release_vfork_parent(*it->second);
+  progress_->detach(tid);
   if (tid == initial_) exit_status_ = shell_status(status);
   std::erase(ready_, tid);
   tasks_.erase(it);
@@ -279,6 +287,7 @@ Status Session::write_event(pid_t tid, trace::EventData data) {
   trace::Event ev{next_event_++, tid, std::move(data)};
   kLog.debug(tid, "event {} {}", ev.number, trace::kind_name(ev.data));
   RRL_TRY(writer_.append(ev));
+  if (progress::resets_progress(ev.data)) RRL_TRY(progress_->reset(tid));
   // Flush often enough that a recording killed with SIGKILL keeps its events.
   int64_t now = monotonic_ms();
   if (now - last_flush_ms_ > 250) {

@@ -29,6 +29,7 @@
 #include "common/error.h"
 #include "common/registers.h"
 #include "monkeypatch/site.h"
+#include "progress/progress_source.h"
 #include "recorder/chaos.h"
 #include "recorder/recorder.h"
 #include "trace/events.h"
@@ -82,6 +83,8 @@ struct Task {
   int delivering = 0;           // re-sent with tgkill, delivery stop expected
   siginfo_t delivering_info{};  // the original siginfo to deliver it with
   std::vector<trace::MemWord> delivering_progress;  // where it is delivered (progress.cc)
+  bool delivering_arbitrary = false;                // ... at an arbitrary point
+  std::optional<uint64_t> delivering_branches;      // ... and its branch count
   Registers boundary_regs;      // registers at its last syscall exit
   bool exit_recorded = false;
   bool entry_marker_pending = false;  // see Session::record()
@@ -99,7 +102,7 @@ class Session {
  public:
   // `chaos_seed`: chaos mode with that seed (chaos.h).
   Session(trace::TraceWriter& writer, pid_t initial, bool syscall_buffer,
-          std::optional<uint64_t> chaos_seed = std::nullopt);
+          std::unique_ptr<progress::Source> progress, std::optional<uint64_t> chaos_seed);
   // Runs until every task has exited, or the user interrupts, or writing fails.
   Status run();
   // Kills every tracee and reaps it (used on interruption and on errors).
@@ -113,6 +116,7 @@ class Session {
   // `spinning`: the task loops without writing memory (waiting for another);
   // `at_syscall`: it stopped right before a syscall instruction.
   Expected<std::vector<trace::MemWord>> probe_progress(Task& t, bool* spinning, bool* at_syscall);
+  std::optional<uint64_t> branch_count(const Task& t);
   Expected<bool> step_around(Task& t, uint64_t anchor);
   Expected<bool> step_once(Task& t);
   Expected<std::vector<trace::MemWord>> stopped_early(Task& t, bool* at_syscall);
@@ -192,6 +196,7 @@ class Session {
   int64_t running_slice_ms_ = kTimeSliceMs;  // the running task's current slice
   pid_t urgent_ = 0;  // its stop ended a stretch of user code: handled first
   std::optional<Chaos> chaos_;
+  std::unique_ptr<progress::Source> progress_;  // branch counts, where there is a counter
   int64_t alarm_deadline_ms_ = 0;  // when SIGALRM is due, 0 when not armed
   int64_t last_flush_ms_ = 0;
   // Identity (st_dev, st_ino) of rr-like's own stdout and stderr, to mark the

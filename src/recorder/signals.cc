@@ -33,6 +33,8 @@ namespace rrl::recorder {
 
 namespace {
 
+const LogChannel kLog("recorder");
+
 bool is_stop_signal(int sig) {
   return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
 }
@@ -86,6 +88,14 @@ Status Session::redeliver_deferred(Task& t) {
   return {};
 }
 
+// The task's branch count where it stands, when a counter counts it.
+std::optional<uint64_t> Session::branch_count(const Task& t) {
+  auto n = progress_->count(t.tid);
+  if (n) return *n;
+  kLog.info(t.tid, "cannot read its branch count: {}", n.error().describe());
+  return std::nullopt;
+}
+
 Status Session::on_preempted(Task& t) {
   t.interrupt_sent = false;
   if (!t.in_syscall && t.as && t.as->preload) {
@@ -119,6 +129,8 @@ Status Session::on_preempted(Task& t) {
   if (!t.deferred.empty()) {
     // A held-back signal waited a whole time slice: deliver it here.
     t.delivering_progress = std::move(progress);
+    t.delivering_arbitrary = true;
+    t.delivering_branches = branch_count(t);
     RRL_TRY(redeliver_deferred(t));
     return resume(t, /*to_syscall_exit=*/t.in_syscall);
   }
@@ -129,7 +141,7 @@ Status Session::on_preempted(Task& t) {
   // that exit already is the point where it stands, no SchedEvent needed (and
   // replay could not find this point again by running to it).
   if (!same_registers(*regs, t.boundary_regs))
-    RRL_TRY(record(t.tid, trace::SchedEvent{*regs, std::move(progress)}));
+    RRL_TRY(record(t.tid, trace::SchedEvent{*regs, std::move(progress), branch_count(t)}));
   // Back of the queue: everybody else who is ready goes first.
   t.resume_pending = true;
   t.state = TaskState::kReady;
@@ -169,7 +181,11 @@ Status Session::on_signal(Task& t, int sig) {
   std::memcpy(ev.siginfo.data(), &*si, sizeof(siginfo_t));
   ev.regs = *regs;
   ev.deterministic = synchronous;
-  if (redelivered) ev.progress = std::exchange(t.delivering_progress, {});
+  if (redelivered) {
+    ev.progress = std::exchange(t.delivering_progress, {});
+    ev.arbitrary = std::exchange(t.delivering_arbitrary, false);
+    ev.branches = std::exchange(t.delivering_branches, std::nullopt);
+  }
   RRL_TRY(record(t.tid, ev));
   return resume(t, /*to_syscall_exit=*/t.in_syscall, sig);
 }

@@ -102,6 +102,7 @@ Expected<std::shared_ptr<Checkpoint>> ReplaySession::checkpoint() {
     if (!copy) return std::unexpected(copy.error());
     Checkpoint::Frozen f{*t, *regs};
     f.task.tid = f.task.tgid = *copy;
+    if (auto n = progress_->count(t->tid); n && *n) f.branches = **n;
     cp->live.push_back(f);
   }
   kLog.debug(0, "checkpoint at event {}: {} processes", cp->event, cp->live.size());
@@ -129,6 +130,7 @@ Expected<std::unique_ptr<ReplaySession>> ReplaySession::restore(const Checkpoint
     if (!copy) return std::unexpected(copy.error());
     auto task = std::make_unique<ReplayTask>(f.task);
     task->tid = task->tgid = *copy;
+    session->follow_progress(*task, f.branches);
     session->tasks_[task->rec_tid] = std::move(task);
     RRL_TRY(ptrace::set_regs(*copy, f.regs));
   }

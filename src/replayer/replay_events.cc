@@ -107,6 +107,7 @@ Status ReplaySession::start_initial(const trace::Event& ev, const trace::ExecEve
   task->tid = task->tgid = *pid;
   ReplayTask& t = *task;
   tasks_[ev.tid] = std::move(task);
+  follow_progress(t);
   auto status = wait_stop(t);
   if (!status) return std::unexpected(status.error());
   if (ptrace_event(*status) != PTRACE_EVENT_EXEC)
@@ -245,6 +246,7 @@ Status ReplaySession::on_clone(const trace::Event& ev, const trace::CloneEvent& 
   child->rec_tgid = ce.kind == trace::CloneEvent::kThread ? t.rec_tgid : ce.new_tid;
   ReplayTask& c = *child;
   tasks_[ce.new_tid] = std::move(child);
+  follow_progress(c);
   t.at_event_stop = true;
   // The kernel told the child its replay tid; it must see the recorded one.
   auto first = wait_stop(c);
@@ -331,6 +333,7 @@ Status ReplaySession::on_exit(const trace::Event& ev, const trace::ExitEvent&) {
     }
   }
   t.exited = true;
+  progress_->detach(t.tid);
   return {};
 }
 
@@ -347,7 +350,8 @@ Status ReplaySession::on_signal(const trace::Event& ev, const trace::SignalEvent
     // Delivered wherever the task was when it arrived: go there first (a no-op
     // when that was right after its previous event).
     if (std::exchange(t.signal_sent, 0) != se.signo) {
-      if (t.at_entry || t.restart_result == 0) RRL_TRY(reach_state(t, ev, se.regs, se.progress));
+      if (t.at_entry || t.restart_result == 0)
+        RRL_TRY(reach_state(t, ev, se.regs, se.progress, se.branches));
       if (::syscall(SYS_tgkill, t.tgid, t.tid, se.signo) != 0)
         return fail_errno("send the recorded signal to the replayed task");
     }

@@ -61,7 +61,7 @@ bool same_state(const Registers& a, const Registers& b) {
 Status ReplaySession::on_sched(const trace::Event& ev, const trace::SchedEvent& se) {
   auto tp = task_for(ev);
   if (!tp) return std::unexpected(tp.error());
-  return reach_state(**tp, ev, se.regs, se.progress);
+  return reach_state(**tp, ev, se.regs, se.progress, se.branches);
 }
 
 // Whether the task's memory holds `words` (recorder/progress.cc).
@@ -74,14 +74,45 @@ Expected<bool> ReplaySession::words_match(ReplayTask& t, const std::vector<trace
   return true;
 }
 
+// With a branch counter (progress/progress_source.h): the counter interrupts
+// the task a little before the recorded count, and the search by state goes
+// on from there, with few visits left. The counts only skip ahead: the point
+// is still recognised by its state. True when it skipped (the in-process
+// stub must then stay out: its branches would count).
+Expected<bool> ReplaySession::skip_ahead(ReplayTask& t, const trace::Event& ev, uint64_t branches) {
+  if (!progress_->counts()) return false;
+  auto now = progress_->count(t.tid);
+  if (!now || !*now) return false;
+  if (**now + progress::kSkidMargin < branches) {
+    auto armed = progress_->arm(t.tid, branches - progress::kSkidMargin - **now);
+    if (!armed) return std::unexpected(armed.error());
+    if (!*armed) return false;
+    auto status = run_task(t, Resume::kSysemu, std::exchange(t.pending_sig, 0), 0);
+    progress_->disarm(t.tid);
+    if (!status) return std::unexpected(status.error());
+    if (!WIFSTOPPED(*status) || WSTOPSIG(*status) != progress::kInterruptSignal)
+      return std::unexpected(divergence(
+          ev, fmt::format("running to branch {} of the task, it stopped with status {:#x}",
+                          branches, *status)));
+  }
+  return true;
+}
+
 Status ReplaySession::reach_state(ReplayTask& t, const trace::Event& ev, const Registers& want,
-                                  const std::vector<trace::MemWord>& words) {
+                                  const std::vector<trace::MemWord>& words,
+                                  std::optional<uint64_t> branches) {
   RRL_TRY(collect_first_stop(t));
   auto regs = ptrace::get_regs(t.tid);
   if (!regs) return std::unexpected(regs.error());
   auto here = words_match(t, words);
   if (!here) return std::unexpected(here.error());
   if (same_state(want, *regs) && *here && t.pending_sig == 0 && t.restart_result == 0) return {};
+  bool counted = false;
+  if (branches) {
+    auto skipped = skip_ahead(t, ev, *branches);
+    if (!skipped) return std::unexpected(skipped.error());
+    counted = *skipped;
+  }
   uint64_t target = want.ip();
   RRL_TRY(internal_bps_.add(t.tid, target));
   struct Lift {
@@ -111,7 +142,7 @@ Status ReplaySession::reach_state(ReplayTask& t, const trace::Event& ev, const R
       if (*match) return {};
     }
     last_miss = state_diff(want, *regs);
-    if (visits == kVisitsBeforeStub) {
+    if (visits == kVisitsBeforeStub && !counted) {
       // A hot loop: search at native speed instead (fast_search.cc).
       RRL_TRY(internal_bps_.remove(t.tid, target));
       lift.active = false;

@@ -70,8 +70,32 @@ std::optional<std::string> compare_regs(const Registers& e, const Registers& a, 
   return diff;
 }
 
+namespace {
+
+// Branch counts in the trace help only where this machine counts too (and
+// RR_LIKE_PROGRESS does not say "software"); without them, arbitrary points
+// are found by their state, which every trace records.
+std::unique_ptr<progress::Source> replay_progress(const trace::Header& h) {
+  const char* want = std::getenv("RR_LIKE_PROGRESS");
+  if (h.progress_source != static_cast<uint8_t>(progress::Kind::kBranchCounter) ||
+      (want && std::string(want) == "software"))
+    return progress::software_source();
+  auto counter = progress::branch_counter_source();
+  if (!counter) return progress::software_source();
+  return std::move(*counter);
+}
+
+}  // namespace
+
 ReplaySession::ReplaySession(trace::TraceReader reader, std::set<std::string> shared_files)
-    : reader_(std::move(reader)), shared_files_(std::move(shared_files)) {}
+    : reader_(std::move(reader)), shared_files_(std::move(shared_files)) {
+  progress_ = replay_progress(reader_.header());
+}
+
+void ReplaySession::follow_progress(const ReplayTask& t, uint64_t start) {
+  if (auto st = progress_->attach(t.tid, start); !st)
+    kLog.info(t.rec_tid, "no branch count for this task: {}", st.error().describe());
+}
 
 ReplaySession::~ReplaySession() {
   kill_all();
@@ -143,6 +167,10 @@ Expected<bool> ReplaySession::step_event() {
     return std::unexpected(st.error());
   }
   current_event_ = (*ev)->number + 1;
+  if (progress::resets_progress((*ev)->data)) {
+    auto it = tasks_.find((*ev)->tid);
+    if (it != tasks_.end() && !it->second->exited) RRL_TRY(progress_->reset(it->second->tid));
+  }
   if (hooks_) {
     // A debugger's single-step that ended in this syscall ends after it.
     auto it = tasks_.find((*ev)->tid);

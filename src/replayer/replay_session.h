@@ -28,6 +28,7 @@
 #include "common/error.h"
 #include "common/registers.h"
 #include "monkeypatch/relocate.h"
+#include "progress/progress_source.h"
 #include "replayer/breakpoints.h"
 #include "replayer/debug_hooks.h"
 #include "replayer/exec_link.h"
@@ -182,7 +183,10 @@ class ReplaySession {
   Status on_preload(const trace::Event& ev, const trace::PreloadEvent& pe);
   Status on_buffered(const trace::Event& ev, const trace::BufferedSyscallEvent& be);
   Status reach_state(ReplayTask& t, const trace::Event& ev, const Registers& want,
-                     const std::vector<trace::MemWord>& words = {});
+                     const std::vector<trace::MemWord>& words = {},
+                     std::optional<uint64_t> branches = std::nullopt);
+  Expected<bool> skip_ahead(ReplayTask& t, const trace::Event& ev, uint64_t branches);
+  void follow_progress(const ReplayTask& t, uint64_t start = 0);
   Expected<bool> words_match(ReplayTask& t, const std::vector<trace::MemWord>& words);
   Expected<bool> reach_state_in_process(ReplayTask& t, const Registers& want,
                                         const std::vector<trace::MemWord>& words);
@@ -193,6 +197,8 @@ class ReplaySession {
   trace::TraceReader reader_;
   std::optional<trace::Event> lookahead_;
   std::map<pid_t, std::unique_ptr<ReplayTask>> tasks_;  // by recorded tid
+  // Branch counts: used when the trace has them and this machine counts too.
+  std::unique_ptr<progress::Source> progress_;
   std::shared_ptr<ExecLinks> exec_links_ = std::make_shared<ExecLinks>();
   uint64_t current_event_ = 0;  // for messages
   pid_t current_tid_ = 0;
@@ -221,6 +227,7 @@ struct Checkpoint {
   struct Frozen {
     ReplayTask task;  // as it was; tid is the frozen copy's
     Registers regs;
+    uint64_t branches = 0;  // its branch count (progress_source.h), 0 when none
   };
   uint64_t event = 0;  // the next event to run
   std::vector<Frozen> live;

@@ -49,6 +49,16 @@ void put_words(ByteWriter& w, const std::vector<MemWord>& ws) {
     w.u64(m.value);
   }
 }
+void put_count(ByteWriter& w, const std::optional<uint64_t>& n) {
+  w.u8(n.has_value());
+  w.u64(n.value_or(0));
+}
+std::optional<uint64_t> get_count(ByteReader& rd) {
+  bool has = rd.u8() != 0;
+  uint64_t n = rd.u64();
+  return has ? std::optional<uint64_t>(n) : std::nullopt;
+}
+
 std::vector<MemWord> get_words(ByteReader& rd) {
   std::vector<MemWord> ws;
   uint64_t n = rd.u64();
@@ -109,6 +119,8 @@ void put(ByteWriter& w, const SignalEvent& e) {
   put_regs(w, e.regs);
   w.u8(e.deterministic);
   put_words(w, e.progress);
+  w.u8(e.arbitrary);
+  put_count(w, e.branches);
 }
 void get(ByteReader& rd, SignalEvent& e) {
   e.signo = static_cast<int32_t>(rd.u32());
@@ -116,6 +128,8 @@ void get(ByteReader& rd, SignalEvent& e) {
   e.regs = get_regs(rd);
   e.deterministic = rd.u8() != 0;
   e.progress = get_words(rd);
+  e.arbitrary = rd.u8() != 0;
+  e.branches = get_count(rd);
 }
 
 void put(ByteWriter& w, const RdtscEvent& e) {
@@ -242,10 +256,12 @@ void get(ByteReader& rd, SyscallEntryEvent& e) {
 void put(ByteWriter& w, const SchedEvent& e) {
   put_regs(w, e.regs);
   put_words(w, e.progress);
+  put_count(w, e.branches);
 }
 void get(ByteReader& rd, SchedEvent& e) {
   e.regs = get_regs(rd);
   e.progress = get_words(rd);
+  e.branches = get_count(rd);
 }
 
 template <size_t I = 0>

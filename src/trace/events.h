@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <variant>
+#include <optional>
 #include <vector>
 
 #include "common/error.h"
@@ -59,6 +60,8 @@ struct SignalEvent {
   Registers regs;              // at the delivery stop
   bool deterministic = false;  // raised by an instruction (SIGSEGV, SIGILL, ...) rather than sent
   std::vector<MemWord> progress;  // delivered at an arbitrary point: memory that identifies it
+  bool arbitrary = false;         // delivered at an arbitrary point (a whole slice without a syscall)
+  std::optional<uint64_t> branches;  // there: the branch count (progress/progress_source.h)
 };
 
 // rdtsc/rdtscp trapped and answered by the recorder.
@@ -158,6 +161,7 @@ struct SyscallEntryEvent {
 struct SchedEvent {
   Registers regs;
   std::vector<MemWord> progress;  // memory that identifies this point (with regs)
+  std::optional<uint64_t> branches;  // with a hardware counter: branches since the last progress event
 };
 
 using EventData =

@@ -47,6 +47,7 @@ std::vector<uint8_t> encode_body(const Header& h) {
   w.u8(h.syscall_buffer);
   w.u8(h.chaos);
   w.u64(h.chaos_seed);
+  w.u8(h.progress_source);
   return w.take();
 }
 
@@ -76,6 +77,7 @@ bool decode_body(std::span<const uint8_t> body, Header& h) {
   h.syscall_buffer = rd.u8() != 0;
   h.chaos = rd.u8() != 0;
   h.chaos_seed = rd.u64();
+  h.progress_source = rd.u8();
   return rd.ok() && rd.at_end();
 }
 

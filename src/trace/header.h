@@ -16,7 +16,7 @@ namespace rrl::trace {
 
 // Bump whenever the header, the event encoding (events.h) or the stream
 // format (stream.h) changes. Readers accept exactly this version.
-constexpr uint32_t kTraceVersion = 4;  // 2: buffered syscalls; 3: progress words; 4: chaos
+constexpr uint32_t kTraceVersion = 4;  // 2: buffered syscalls; 3: progress words; 4: chaos, branch counts
 
 struct Header {
   enum class State : uint8_t { kRecording, kComplete, kInterrupted, kFailed };
@@ -43,6 +43,7 @@ struct Header {
   bool syscall_buffer = false;
   bool chaos = false;       // recorded with --chaos
   uint64_t chaos_seed = 0;  // its seed
+  uint8_t progress_source = 0;  // progress::Kind: 0 software, 1 branch counter
 
   bool operator==(const Header&) const = default;
 };

@@ -84,8 +84,12 @@ TEST_CASE("signal event round trip", "[events]") {
   e.regs = sample_regs(2, Arch::kX86);
   e.deterministic = true;
   e.progress = {{0x7ffc0010, 42}, {0x601040, 0xffffffffffffffffull}};
+  e.arbitrary = true;
+  e.branches = 123456789012ull;
   auto d = round_trip(e);
   CHECK(d.progress == e.progress);
+  CHECK(d.arbitrary);
+  CHECK(d.branches == std::optional<uint64_t>(123456789012ull));
   CHECK(d.signo == SIGSEGV);
   CHECK(d.siginfo == e.siginfo);
   CHECK(same_regs(d.regs, e.regs));
@@ -184,9 +188,12 @@ TEST_CASE("buffered syscall and preload events round trip", "[events]") {
 
 TEST_CASE("syscall entry and sched events round trip", "[events]") {
   CHECK(round_trip(SyscallEntryEvent{-38}).syscallno == -38);
-  SchedEvent s{sample_regs(6), {{0x1000, 7}}};
+  SchedEvent s{sample_regs(6), {{0x1000, 7}}, std::nullopt};
   CHECK(same_regs(round_trip(s).regs, s.regs));
   CHECK(round_trip(s).progress == s.progress);
+  CHECK(!round_trip(s).branches.has_value());
+  s.branches = 0;  // a count of zero is a count
+  CHECK(round_trip(s).branches == std::optional<uint64_t>(0));
 }
 
 // Every alternative of EventData needs a case above: this fails when a kind

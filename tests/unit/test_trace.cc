@@ -97,6 +97,7 @@ Header sample_header() {
   h.syscall_buffer = true;
   h.chaos = true;
   h.chaos_seed = 123456789;
+  h.progress_source = 1;
   return h;
 }
 
