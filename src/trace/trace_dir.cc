@@ -36,13 +36,20 @@ std::string default_trace_root() {
   return home_dir() + "/.local/share/rr-like";
 }
 
+// Absolute, so that links replay makes into the trace stay valid wherever
+// they are followed from.
+std::string absolute(const std::string& dir) {
+  char resolved[PATH_MAX];
+  return ::realpath(dir.c_str(), resolved) ? std::string(resolved) : dir;
+}
+
 Expected<std::string> resolve_trace_dir(std::optional<std::string> name) {
   std::string root = default_trace_root();
   if (name && name->empty()) return fail("an empty trace name was given");
   if (name) {
-    if (is_directory(*name)) return *name;
+    if (is_directory(*name)) return absolute(*name);
     std::string in_root = root + "/" + *name;
-    if (name->find('/') == std::string::npos && is_directory(in_root)) return in_root;
+    if (name->find('/') == std::string::npos && is_directory(in_root)) return absolute(in_root);
     return fail("no trace named " + *name + " (looked in " + root + ")");
   }
   std::string link = root + "/" + kLatestLink;
@@ -55,7 +62,7 @@ Expected<std::string> resolve_trace_dir(std::optional<std::string> name) {
   if (!dir.starts_with('/')) dir = root + "/" + dir;
   if (!is_directory(dir))
     return fail("the latest trace " + dir + " no longer exists; name a trace (see `rr-like ls`)");
-  return dir;
+  return absolute(dir);
 }
 
 Expected<std::string> make_trace_dir_name(const std::string& root,

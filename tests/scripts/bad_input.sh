@@ -17,7 +17,7 @@ CASES=(missing_program not_executable unknown_option_record unknown_option_globa
   killed_during_recording ctrl_c ctrl_c_process_group dump_nonexistent version record_help
   dump_cat_hostname replay_no_trace replay_unknown_name replay_truncated replay_corrupt
   replay_other_version replay_edited_result replay_bad_debugger replay_bad_port replay_after_deletion
-  exec_format_error chaos_bad_seed)
+  exec_format_error chaos_bad_seed replay_relative_path)
 
 RR_LIKE=$(resolve_exe "$1") || fail "rr-like not found: $1"
 # The trace-damaging test tool (tests/tools/trace_edit.cc), from meson.
@@ -380,6 +380,17 @@ case_replay_edited_result() {
 
 # The trace is self-contained: the program, its dynamic loader, its own
 # shared library and its input file may change or vanish after recording.
+# A trace named by a relative path (replay makes links into it).
+case_replay_relative_path() {
+  mkdir -p "$TMP/rel"
+  (cd "$TMP/rel" && "$RR_LIKE" record -o t1 /bin/echo relative > /dev/null 2>&1) ||
+    fail "recording failed"
+  (cd "$TMP/rel" && timeout -k 5 30 "$RR_LIKE" replay -a t1 > "$TMP/out" 2> "$TMP/err")
+  ST=$?
+  [ "$ST" = 0 ] || fail "replay of ./t1 exited with $ST: $(cat "$TMP/err")"
+  grep -qx relative "$TMP/out" || fail "replay of ./t1 did not show the output"
+}
+
 case_replay_after_deletion() {
   local d=$TMP/app
   mkdir -p "$d"
