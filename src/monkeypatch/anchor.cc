@@ -52,9 +52,32 @@ Expected<FunctionCode> function_code_at(const std::string& path, uint64_t map_st
   return f;
 }
 
+size_t rep_string_length(std::span<const uint8_t> code) {
+  bool rep = false;
+  size_t i = 0;
+  for (; i < code.size() && i < 15; ++i) {
+    uint8_t b = code[i];
+    if (b == 0xf2 || b == 0xf3) {
+      rep = true;
+      continue;
+    }
+    bool legacy = b == 0x66 || b == 0x67 || b == 0x2e || b == 0x36 || b == 0x3e || b == 0x26 ||
+                  b == 0x64 || b == 0x65;
+    if (legacy || (b & 0xf0) == 0x40) continue;  // other prefixes, REX
+    break;
+  }
+  if (!rep || i >= code.size()) return 0;
+  uint8_t op = code[i];
+  bool string_op = (op >= 0xa4 && op <= 0xa7) || (op >= 0xaa && op <= 0xaf) ||
+                   (op >= 0x6c && op <= 0x6f);
+  return string_op ? i + 1 : 0;
+}
+
 Expected<PatchRegion> anchor_region(const FunctionCode& function, uint64_t ip) {
   if (!function.contains(ip)) return fail("the address is outside the function");
   auto code = std::span(function.code).subspan(ip - function.start);
+  if (rep_string_length(code) != 0)
+    return fail("a repeated string instruction (a stop inside it cannot be found again)");
   auto insns = decode(code, ip, 8);
   if (!insns) return std::unexpected(insns.error());
   RegionOptions options;

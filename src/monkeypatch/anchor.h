@@ -35,7 +35,15 @@ Expected<uint64_t> vaddr_of_file_offset(const std::string& path, uint64_t offset
 Expected<FunctionCode> function_code_at(const std::string& path, uint64_t map_start,
                                         uint64_t map_offset, uint64_t ip, const ReadMemory& read);
 
-// The region a 5-byte jump at `ip` would overwrite, or why there is none.
+// The length of the instruction at the start of `code` when it is a string
+// instruction with a rep/repne prefix (movs, stos, lods, cmps, scas, ins,
+// outs), else 0. Such an instruction can be interrupted between two of its
+// iterations, with its ip still at its start: a point no breakpoint or stub at
+// that ip can find again, so recorded points are never left there.
+size_t rep_string_length(std::span<const uint8_t> code);
+
+// The region a 5-byte jump at `ip` would overwrite, or why there is none
+// (never one that starts with a repeated string instruction, see above).
 Expected<PatchRegion> anchor_region(const FunctionCode& function, uint64_t ip);
 
 }  // namespace rrl::monkeypatch

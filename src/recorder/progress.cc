@@ -41,7 +41,7 @@ namespace {
 const LogChannel kLog("recorder");
 
 constexpr int kMaxSteps = 400;              // per iteration
-constexpr uint64_t kMaxSnapshot = 64 << 20;  // bytes of writable memory compared
+constexpr uint64_t kMaxSnapshot = 1ULL << 30;  // bytes of writable memory compared
 constexpr size_t kMaxWords = 4;
 constexpr int kMaxAnchorSteps = 64;
 
@@ -134,6 +134,7 @@ bool stub_can_go_at(pid_t tid, uint64_t ip, std::optional<monkeypatch::FunctionC
 // The probe ended before its two iterations: notes whether a syscall
 // instruction is next (a deterministic point, not an arbitrary one).
 Expected<std::vector<trace::MemWord>> Session::stopped_early(Task& t, bool* at_syscall) {
+  RRL_TRY(leave_rep_string(t));  // single-steps may have ended inside one
   auto regs = ptrace::get_regs(t.tid);
   if (!regs) return std::unexpected(regs.error());
   *at_syscall = at_syscall_insn(t.tid, regs->ip());
@@ -172,11 +173,20 @@ Expected<bool> Session::step_around(Task& t, uint64_t anchor) {
 // One instruction of `t`. False when it did not move and should not: a
 // syscall instruction is next, or a fault, or a ptrace event.
 Expected<bool> Session::step_once(Task& t) {
+  auto regs = ptrace::get_regs(t.tid);
+  if (!regs) return std::unexpected(regs.error());
+  if (at_syscall_insn(t.tid, regs->ip()) || at_pushf(t.tid, regs->ip())) return false;
+  return resume_to_trap(t, /*step=*/true);
+}
+
+// Single-steps or continues `t` until its next SIGTRAP (true). False at a
+// fault (the instruction runs, and faults, again later) or a ptrace event.
+// Signals sent from outside meanwhile are held back like any signal that
+// arrives in user code.
+Expected<bool> Session::resume_to_trap(Task& t, bool step) {
   while (true) {
-    auto regs = ptrace::get_regs(t.tid);
-    if (!regs) return std::unexpected(regs.error());
-    if (at_syscall_insn(t.tid, regs->ip()) || at_pushf(t.tid, regs->ip())) return false;
-    RRL_TRY(ptrace::singlestep(t.tid));
+    if (step) t.stepped = true;
+    RRL_TRY(step ? ptrace::singlestep(t.tid) : ptrace::cont(t.tid));
     int status = 0;
     while (::waitpid(t.tid, &status, __WALL) < 0)
       if (errno != EINTR) return fail_errno("waitpid while probing a loop");
@@ -190,10 +200,60 @@ Expected<bool> Session::step_once(Task& t) {
     auto si = ptrace::get_siginfo(t.tid);
     if (!si) return std::unexpected(si.error());
     if (si->si_code > 0 && (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE))
-      return false;  // a fault: the instruction runs (and faults) again later
-    // Sent from outside: held back like any signal in user code; step again.
+      return false;
     t.deferred.push_back(*si);
   }
+}
+
+// A task stopped between two iterations of a repeated string instruction
+// (glibc's memcpy uses `rep movsb`) stands where replay cannot stop it
+// (monkeypatch/anchor.h): it goes on to the end of that instruction, with an
+// int3 right after it and one resume, however many iterations are left.
+Status Session::leave_rep_string(Task& t) {
+  auto regs = ptrace::get_regs(t.tid);
+  if (!regs) return std::unexpected(regs.error());
+  uint8_t code[15] = {};
+  size_t got = 0;
+  for (size_t n : {sizeof code, size_t{4}}) {
+    if (ptrace::read_memory(t.tid, RemoteAddr(regs->ip()), std::span<uint8_t>(code, n))) {
+      got = n;
+      break;
+    }
+  }
+  size_t len = monkeypatch::rep_string_length(std::span<const uint8_t>(code, got));
+  if (len == 0 || regs->r.rcx == 0) return {};
+  uint64_t after = regs->ip() + len;
+  uint8_t original = 0;
+  RRL_TRY(ptrace::read_memory(t.tid, RemoteAddr(after), std::span<uint8_t>(&original, 1)));
+  uint8_t int3 = 0xcc;
+  RRL_TRY(ptrace::write_memory(t.tid, RemoteAddr(after), std::span<const uint8_t>(&int3, 1)));
+  // A single-step trap left over from the probe can come first; our int3 is
+  // the SIGTRAP with si_code SI_KERNEL, at `after` + 1.
+  Expected<bool> trapped = false;
+  bool ours = false;
+  for (int tries = 0; tries < 8 && !ours; ++tries) {
+    trapped = resume_to_trap(t, /*step=*/false);
+    if (!trapped || !*trapped) break;
+    regs = ptrace::get_regs(t.tid);
+    auto si = ptrace::get_siginfo(t.tid);
+    if (!regs || !si) break;
+    ours = si->si_code == SI_KERNEL && regs->ip() == after + 1;
+    if (!ours)
+      kLog.debug(t.tid, "a stray SIGTRAP (code {}) at {:#x} while leaving a rep instruction",
+                 si->si_code, regs->ip());
+  }
+  Status restored =
+      ptrace::write_memory(t.tid, RemoteAddr(after), std::span<const uint8_t>(&original, 1));
+  if (!trapped) return std::unexpected(trapped.error());
+  RRL_TRY(restored);
+  if (ours) {
+    regs->set_ip(after);
+    RRL_TRY(ptrace::set_regs(t.tid, *regs));
+  }
+  regs = ptrace::get_regs(t.tid);
+  if (!regs) return std::unexpected(regs.error());
+  kLog.debug(t.tid, "left a repeated string instruction, now at {:#x}", regs->ip());
+  return {};
 }
 
 Expected<std::vector<trace::MemWord>> Session::probe_progress(Task& t, bool* spinning,
@@ -203,6 +263,7 @@ Expected<std::vector<trace::MemWord>> Session::probe_progress(Task& t, bool* spi
   if (kLog.enabled(LogLevel::kDebug)) {
     if (auto regs = ptrace::get_regs(t.tid)) kLog.debug(t.tid, "interrupted at {:#x}", regs->ip());
   }
+  RRL_TRY(leave_rep_string(t));
   // Chaos mode: an interrupt lands on few instructions of a loop (those
   // after its slowest one); a few random steps spread the stops over all.
   for (int n = chaos_ ? chaos_->extra_steps() : 0; n > 0; --n) {

@@ -89,6 +89,7 @@ struct Task {
   bool exit_recorded = false;
   bool entry_marker_pending = false;  // see Session::record()
   bool interrupt_sent = false;
+  bool stepped = false;  // single-stepped by the recorder since its last syscall (progress.cc)
   int64_t slice_ms = kTimeSliceMs;  // its time slice: shorter while it spin-waits (signals.cc)
   bool resume_pending = false;  // preempted: its stop is recorded, it only waits for its turn //
                                 // PTRACE_INTERRUPT for a time slice is on its way
@@ -119,6 +120,8 @@ class Session {
   std::optional<uint64_t> branch_count(const Task& t);
   Expected<bool> step_around(Task& t, uint64_t anchor);
   Expected<bool> step_once(Task& t);
+  Expected<bool> resume_to_trap(Task& t, bool step);
+  Status leave_rep_string(Task& t);
   Expected<std::vector<trace::MemWord>> stopped_early(Task& t, bool* at_syscall);
   Status step_to_anchor(Task& t);
 

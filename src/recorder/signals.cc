@@ -162,6 +162,12 @@ Status Session::on_signal(Task& t, int sig) {
     return ptrace::is_died(regs.error()) ? Status{} : Status(std::unexpected(regs.error()));
   bool redelivered = t.delivering == sig;
   bool synchronous = is_synchronous(sig, *si);
+  if (sig == SIGTRAP && si->si_code == TRAP_TRACE && t.stepped && !redelivered) {
+    // A single-step trap of the recorder's own probing that the kernel
+    // reported late: not the program's.
+    kLog.debug(t.tid, "dropped a stray single-step SIGTRAP at {:#x}", regs->ip());
+    return resume(t, /*to_syscall_exit=*/t.in_syscall);
+  }
   if (!redelivered && !synchronous && !is_stop_signal(sig) && !t.in_syscall &&
       !same_registers(*regs, t.boundary_regs)) {
     // In the middle of user code: hold it back until the next syscall.

@@ -104,6 +104,7 @@ Status Session::on_syscall_exit(Task& t) {
   if (exec_done) RRL_TRY(inject_preload(t));
   if (syscall_buffer_) RRL_TRY(retry_pending_patches(t));
   t.boundary_regs = *regs;
+  t.stepped = false;
   if (give_way(t)) return {};
   return resume(t, /*to_syscall_exit=*/false);
 }

@@ -14,8 +14,8 @@
 // Memory words recorded with the point (recorder/progress.cc) are compared
 // too, after the registers.
 //
-// The stub never writes below the stack's red zone (it first moves rsp 128
-// bytes down), and touches no register it does not restore. Whether X's
+// The stub writes no memory of the program (its scratch is in its own page),
+// and touches no register it does not restore. Whether X's
 // neighbourhood can be moved is decided as for the monkeypatcher: the
 // function around X (from the symbols or .eh_frame of the file mapped there,
 // which the trace has a copy of) must have no branch into the overwritten
@@ -51,7 +51,9 @@ constexpr Gpr kGprs[] = {
     {10, &user_regs_struct::r10}, {11, &user_regs_struct::r11}, {12, &user_regs_struct::r12},
     {13, &user_regs_struct::r13}, {14, &user_regs_struct::r14}, {15, &user_regs_struct::r15},
 };
-constexpr uint64_t kRedZone = 128;
+
+constexpr uint64_t kPage = 4096;
+constexpr uint64_t kStubPages = 2 * kPage;  // code, then data
 
 class StubWriter {
  public:
@@ -62,12 +64,22 @@ class StubWriter {
   void u32(uint32_t v) {
     for (int i = 0; i < 4; ++i) code_.push_back(static_cast<uint8_t>(v >> (8 * i)));
   }
-  // cmp reg, [rip + constant]: the constant is appended after the code.
+  // A data slot after the code (the stub page is writable), with its value.
+  size_t slot(uint64_t value) {
+    values_.push_back(value);
+    return values_.size() - 1;
+  }
+  // The rel32 of a rip-relative operand naming `slot`; `after` is how many
+  // bytes of the instruction follow the rel32 (an immediate).
+  void ref(size_t slot, size_t after = 0) {
+    refs_.push_back({code_.size(), slot, after});
+    u32(0);
+  }
+  // cmp reg, [rip + slot holding `value`].
   void cmp_reg_const(int reg, uint64_t value) {
     bytes({static_cast<uint8_t>(0x48 | (reg >= 8 ? 4 : 0)), 0x3b,
            static_cast<uint8_t>(((reg & 7) << 3) | 5)});
-    constants_.push_back({code_.size(), value});
-    u32(0);
+    ref(slot(value));
   }
   // jne to the label filled in by bind_mismatch().
   void jne_mismatch() {
@@ -76,78 +88,96 @@ class StubWriter {
     u32(0);
   }
   void bind_mismatch() {
-    for (size_t at : jumps_) patch_rel32(at, code_.size());
+    for (size_t at : jumps_) patch_rel32(at, code_.size(), 0);
   }
+  // The data goes on the page after the code: stores near code that runs
+  // count as self-modifying code and make the CPU flush its pipeline.
   std::vector<uint8_t> finish() {
-    while (code_.size() % 8) code_.push_back(0xcc);
-    for (const auto& [at, value] : constants_) {
-      patch_rel32(at, code_.size());
+    while (code_.size() % kPage) code_.push_back(0xcc);
+    size_t data = code_.size();
+    for (uint64_t value : values_)
       for (int i = 0; i < 8; ++i) code_.push_back(static_cast<uint8_t>(value >> (8 * i)));
-    }
+    for (const auto& r : refs_) patch_rel32(r.at, data + 8 * r.slot, r.after);
     return code_;
   }
 
  private:
-  void patch_rel32(size_t at, size_t target) {
-    auto rel = static_cast<int32_t>(static_cast<int64_t>(target) - static_cast<int64_t>(at + 4));
+  struct Ref {
+    size_t at, slot, after;
+  };
+  void patch_rel32(size_t at, size_t target, size_t after) {
+    auto rel = static_cast<int32_t>(static_cast<int64_t>(target) -
+                                    static_cast<int64_t>(at + 4 + after));
     for (int i = 0; i < 4; ++i) code_[at + i] = static_cast<uint8_t>(static_cast<uint32_t>(rel) >> (8 * i));
   }
   uint64_t base_;
   std::vector<uint8_t> code_;
-  std::vector<std::pair<size_t, uint64_t>> constants_;
+  std::vector<uint64_t> values_;
+  std::vector<Ref> refs_;
   std::vector<size_t> jumps_;
 };
 
 // The stub at `base` for region `region`, looking for `want`. `match_trap`
 // receives the address the int3 leaves in rip.
 //
-// Flags are kept with lahf/seto (cheap, unlike pushfq/popfq) in a stack slot:
-// AH holds SF ZF AF PF CF, AL the overflow flag; `add al, 0x7f` and sahf put
-// them back.
+// The stub writes nothing but two slots of its own page: not even the
+// program's dead stack below the red zone, which a program may read before
+// writing (what is there must be what was there when recorded). rax is kept
+// in one slot; the flags, with lahf/seto (cheap, unlike pushfq/popfq), in the
+// other: AH holds SF ZF AF PF CF, AL the overflow flag; `add al, 0x7f` and
+// sahf put them back. Replay runs one task at a time, so the slots are never
+// used by two threads at once.
 Expected<std::vector<uint8_t>> build_stub(uint64_t base, const monkeypatch::PatchRegion& region,
                                           const Registers& want,
                                           const std::vector<trace::MemWord>& words,
                                           uint64_t* match_trap) {
   StubWriter w(base);
-  w.bytes({0x48, 0x8d, 0x64, 0x24, 0x80});  // lea rsp, [rsp-128]
-  w.bytes({0x50});                          // push rax
-  w.bytes({0x9f});                          // lahf
-  w.bytes({0x0f, 0x90, 0xc0});              // seto al
-  w.bytes({0x50});                          // push rax (the flags)
-  w.bytes({0x48, 0x8b, 0x44, 0x24, 0x08});  // mov rax, [rsp+8]
+  size_t saved_rax = w.slot(0), saved_flags = w.slot(0);
+  w.bytes({0x48, 0x89, 0x05});  // mov [rip+saved_rax], rax
+  w.ref(saved_rax);
+  w.bytes({0x9f});              // lahf
+  w.bytes({0x0f, 0x90, 0xc0});  // seto al
+  w.bytes({0x66, 0x89, 0x05});  // mov [rip+saved_flags], ax
+  w.ref(saved_flags);
+  w.bytes({0x48, 0x8b, 0x05});  // mov rax, [rip+saved_rax]
+  w.ref(saved_rax);
   for (const auto& g : kGprs) {
     w.cmp_reg_const(g.number, want.r.*g.field);
     w.jne_mismatch();
   }
-  w.cmp_reg_const(4, want.r.rsp - kRedZone - 16);  // rsp, as moved
+  w.cmp_reg_const(4, want.r.rsp);
   w.jne_mismatch();
   uint16_t flags = static_cast<uint16_t>(((want.r.eflags & 0xff) << 8) | ((want.r.eflags >> 11) & 1));
-  w.bytes({0x66, 0x81, 0x3c, 0x24});  // cmp word [rsp], imm16
+  w.bytes({0x66, 0x81, 0x3d});  // cmp word [rip+saved_flags], imm16
+  w.ref(saved_flags, 2);
   w.bytes({static_cast<uint8_t>(flags), static_cast<uint8_t>(flags >> 8)});
   w.jne_mismatch();
   for (const auto& word : words) {
-    w.bytes({0x48, 0xa1});  // movabs rax, [addr] (rax is saved on the stack)
+    w.bytes({0x48, 0xa1});  // movabs rax, [addr] (rax is in its slot)
     for (int i = 0; i < 8; ++i) w.bytes({static_cast<uint8_t>(word.addr >> (8 * i))});
     w.cmp_reg_const(0, word.value);
     w.jne_mismatch();
   }
-  std::initializer_list<uint8_t> restore = {
-      0x58,                                            // pop rax (the flags)
-      0x04, 0x7f,                                      // add al, 0x7f: OF back
-      0x9e,                                            // sahf: the others back
-      0x58,                                            // pop rax
-      0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00,  // lea rsp, [rsp+128]
+  auto restore = [&] {
+    w.bytes({0x66, 0x8b, 0x05});  // mov ax, [rip+saved_flags]
+    w.ref(saved_flags);
+    w.bytes({0x04, 0x7f});        // add al, 0x7f: OF back
+    w.bytes({0x9e});              // sahf: the others back
+    w.bytes({0x48, 0x8b, 0x05});  // mov rax, [rip+saved_rax]
+    w.ref(saved_rax);
   };
-  w.bytes(restore);
+  restore();
   w.bytes({0xcc});
   *match_trap = w.here();
   w.bind_mismatch();
-  w.bytes(restore);
+  restore();
   auto moved = monkeypatch::relocate(region.insns, w.here());
   if (!moved) return std::unexpected(moved.error());
   w.bytes(*moved);
   w.bytes(monkeypatch::encode_jmp(w.here(), region.end));
-  return w.finish();
+  auto out = w.finish();
+  if (out.size() > kStubPages) return fail("the search stub does not fit its pages");
+  return out;
 }
 
 }  // namespace
@@ -182,10 +212,10 @@ Expected<uint64_t> ReplaySession::map_stub_page(ReplayTask& t, uint64_t near) {
     for (int sign : {-1, 1}) {
       uint64_t addr = ((near & ~0xfffULL) + static_cast<uint64_t>(sign) * distance) & ~0xfffULL;
       bool taken = false;
-      for (const auto& m : *maps) taken |= addr < m.end && addr + 4096 > m.start;
+      for (const auto& m : *maps) taken |= addr < m.end && addr + kStubPages > m.start;
       if (taken || addr < (1ULL << 16)) continue;
       auto r = inject_anywhere(t, SYS_mmap,
-                               {addr, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+                               {addr, kStubPages, PROT_READ | PROT_WRITE | PROT_EXEC,
                                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
                                 static_cast<uint64_t>(-1), 0});
       if (!r) return std::unexpected(r.error());
@@ -231,9 +261,9 @@ Expected<bool> ReplaySession::reach_state_in_process(ReplayTask& t, const Regist
     regs->set_ip(x);
     RRL_TRY(ptrace::set_regs(t.tid, *regs));
   }
-  if (regs && regs->ip() >= *page && regs->ip() < *page + 4096 && !found)
+  if (regs && regs->ip() >= *page && regs->ip() < *page + kStubPages && !found)
     return fail(fmt::format("the in-process search stopped inside its stub at {:#x}", regs->ip()));
-  (void)inject_anywhere(t, SYS_munmap, {*page, 4096});
+  (void)inject_anywhere(t, SYS_munmap, {*page, kStubPages});
   if (!st) return std::unexpected(st.error());
   if (!status) return std::unexpected(status.error());
   if (!found)

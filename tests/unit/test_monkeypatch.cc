@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "monkeypatch/anchor.h"
 #include "monkeypatch/branch_targets.h"
 #include "monkeypatch/decode.h"
 #include "monkeypatch/relocate.h"
@@ -363,4 +364,23 @@ TEST_CASE("libc's getpid has a patchable syscall site", "[monkeypatch]") {
   REQUIRE(from_eh->has_value());
   CHECK((*from_eh)->start == (*bounds)->start);
   CHECK((*from_eh)->end == (*bounds)->end);
+}
+
+TEST_CASE("repeated string instructions are recognised", "[monkeypatch]") {
+  using rrl::monkeypatch::rep_string_length;
+  auto len = [](std::initializer_list<uint8_t> b) {
+    std::vector<uint8_t> v(b);
+    return rep_string_length(v);
+  };
+  CHECK(len({0xf3, 0xa4}) == 2);                    // rep movsb
+  CHECK(len({0xf3, 0x48, 0xa5}) == 3);              // rep movsq
+  CHECK(len({0xf3, 0xaa}) == 2);                    // rep stosb
+  CHECK(len({0xf2, 0xae}) == 2);                    // repne scasb
+  CHECK(len({0x66, 0xf3, 0xab}) == 3);              // rep stosw
+  CHECK(len({0xf3, 0x0f, 0xb8, 0xc0}) == 0);        // popcnt: f3 is part of the opcode
+  CHECK(len({0xa4}) == 0);                          // movsb without rep: one step
+  CHECK(len({0xf3, 0xc3}) == 0);                    // rep ret
+  CHECK(len({0xf3, 0x90}) == 0);                    // pause
+  CHECK(len({0xf3}) == 0);                          // cut short
+  CHECK(len({}) == 0);
 }
