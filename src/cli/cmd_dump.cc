@@ -118,7 +118,7 @@ void describe(JsonObject& o, const trace::SyscallEntryEvent& e) {
 }
 
 void describe(JsonObject& o, const trace::SchedEvent& e) {
-  o.hex("ip", e.regs.ip()).unum("progress_words", e.progress.size());
+  o.hex("ip", e.regs.ip()).boolean("arbitrary_point", true).unum("progress_words", e.progress.size());
   if (e.branches) o.unum("branches", *e.branches);
 }
 
