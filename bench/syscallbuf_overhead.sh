@@ -12,6 +12,7 @@
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/tests/scripts/lib.sh"
+. "$ROOT/bench/lib.sh"
 
 RR_LIKE=$(resolve_exe "${1:-$ROOT/build/src/cli/rr-like}") || fail "rr-like not found: ${1:-}"
 N=${2:-3}
@@ -69,18 +70,6 @@ WORKLOADS=(
   "make_j2|make -s -C proj clean && make -s -j2 -C proj"
 )
 
-# timed CMD...: seconds the command took (output dropped).
-timed() {
-  local start=$EPOCHREALTIME
-  (cd "$W" && "$@") < /dev/null > /dev/null 2> "$TMP/stderr"
-  local st=$?
-  local end=$EPOCHREALTIME
-  [ $st = 0 ] || echo "warning: '$*' exited with $st: $(head -c 300 "$TMP/stderr")" >&2
-  awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f\n", e - s }'
-}
-
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-ratio() { awk -v n="$1" -v r="$2" 'BEGIN { if (n > 0) printf "%.2f", r / n; else print "-" }'; }
 
 prepare_workloads
 printf '%-14s %9s %9s %9s %9s %9s %8s\n' workload "native s" "buf s" "nobuf s" buf/n nobuf/n "buffered"
