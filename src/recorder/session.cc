@@ -34,6 +34,12 @@ int shell_status(int wait_status) {
 
 }  // namespace
 
+int64_t monotonic_us() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 Session::Session(trace::TraceWriter& writer, pid_t initial, bool syscall_buffer)
     : writer_(writer), initial_(initial), syscall_buffer_(syscall_buffer) {
   Task& t = add_task(initial, initial);
@@ -79,35 +85,40 @@ Status Session::run() {
 }
 
 // Time slices. A task that runs user code without any stop must not starve a
-// task that is ready: after kTimeSliceMs it is interrupted (PTRACE_INTERRUPT)
-// and goes to the back of the queue. The SIGALRM timer only exists to wake the
-// scheduler out of waitpid.
+// task that is ready: after its slice it is interrupted (PTRACE_INTERRUPT)
+// and goes to the back of the queue. A task asleep in a buffered syscall
+// counts as running user code; it is found out much sooner, by polling
+// (blocking.cc). The SIGALRM timer only exists to wake the scheduler out of
+// waitpid.
 void Session::enforce_time_slice() {
   bool others_wait = running_ && (!ready_.empty() || !running_->deferred.empty());
   if (!others_wait || running_->interrupt_sent) {
     set_alarm(0);
     return;
   }
-  int64_t elapsed = monotonic_ms() - running_since_ms_;
-  if (elapsed >= running_->slice_ms) {
+  int64_t now = monotonic_us();
+  int64_t slice_end = running_since_us_ + running_->slice_ms * 1000;
+  if (now >= slice_end || blocked_in_untraced(*running_, now)) {
     set_alarm(0);
     if (ptrace::interrupt(running_->tid)) running_->interrupt_sent = true;
     return;
   }
-  set_alarm(running_since_ms_ + running_->slice_ms);
+  int64_t wake = slice_end;
+  if (running_->as && running_->as->preload) wake = std::min(wake, next_block_check_us_);
+  set_alarm(wake);
 }
 
-// Arms SIGALRM for `deadline_ms` (monotonic), or disarms it with 0; a timer
+// Arms SIGALRM for `deadline_us` (monotonic), or disarms it with 0; a timer
 // already set for that deadline is left alone (this runs at every stop).
-void Session::set_alarm(int64_t deadline_ms) {
-  if (take_alarm()) alarm_deadline_ms_ = 0;  // it went off: nothing is armed now
-  if (deadline_ms == alarm_deadline_ms_) return;
-  alarm_deadline_ms_ = deadline_ms;
+void Session::set_alarm(int64_t deadline_us) {
+  if (take_alarm()) alarm_deadline_us_ = 0;  // it went off: nothing is armed now
+  if (deadline_us == alarm_deadline_us_) return;
+  alarm_deadline_us_ = deadline_us;
   itimerval timer{};
-  if (deadline_ms != 0) {
-    int64_t left_ms = std::max<int64_t>(1, deadline_ms - monotonic_ms());
-    timer.it_value.tv_sec = left_ms / 1000;
-    timer.it_value.tv_usec = static_cast<suseconds_t>((left_ms % 1000) * 1000);
+  if (deadline_us != 0) {
+    int64_t left_us = std::max<int64_t>(1, deadline_us - monotonic_us());
+    timer.it_value.tv_sec = left_us / 1000000;
+    timer.it_value.tv_usec = static_cast<suseconds_t>(left_us % 1000000);
   }
   ::setitimer(ITIMER_REAL, &timer, nullptr);
 }
@@ -212,7 +223,8 @@ Status Session::resume(Task& t, bool to_syscall_exit, int sig) {
   } else {
     t.state = TaskState::kRunning;
     running_ = &t;
-    running_since_ms_ = monotonic_ms();
+    running_since_us_ = monotonic_us();
+    start_block_polling(running_since_us_);
   }
   return {};
 }

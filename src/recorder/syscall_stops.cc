@@ -56,6 +56,7 @@ Status Session::on_syscall_entry(Task& t) {
   t.entry_nr = regs->syscallno();
   for (int i = 0; i < 6; ++i) t.entry_args[i] = regs->arg(i);
   t.refused = false;
+  if (t.entry_nr == SYS_rt_sigreturn && !t.handler_returns.empty()) t.handler_returns.pop_back();
   if ((regs->ip() & ~0xfffULL) == vdso::kVsyscallBase) {
     if (auto nr = vdso::vsyscall_number(regs->ip() - 0)) return emulate_vsyscall(t, *regs, *nr);
   }

@@ -26,6 +26,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <map>
@@ -51,7 +52,7 @@ bool may_replace_fd(int64_t nr) {
 }
 
 bool is_write_syscall(int64_t nr) {
-  return nr == SYS_write || nr == SYS_pwrite64;
+  return nr == SYS_write || nr == SYS_pwrite64 || nr == SYS_writev;
 }
 
 }  // namespace
@@ -183,16 +184,21 @@ Status Session::record_buffered(Task& t, std::span<const uint8_t> records) {
   while (pos + sizeof(rrl_record) <= records.size()) {
     rrl_record rec;
     std::memcpy(&rec, records.data() + pos, sizeof rec);
+    uint64_t out_total = 0;
+    for (uint64_t len : rec.out_len) out_total += std::min<uint64_t>(len, records.size());
     if (rec.size < sizeof rec || pos + rec.size > records.size() ||
-        rec.out_len > rec.size - sizeof rec)
+        out_total > rec.size - sizeof rec)
       return fail(fmt::format("corrupt syscall buffer record at offset {} of task {}", pos, t.tid));
     trace::BufferedSyscallEvent ev;
     ev.syscallno = rec.syscallno;
     std::memcpy(ev.args.data(), rec.args, sizeof rec.args);
     ev.result = rec.result;
-    if (rec.out_len > 0) {
-      auto data = records.subspan(pos + sizeof rec, rec.out_len);
-      ev.writes.push_back({rec.out_addr, std::vector<uint8_t>(data.begin(), data.end())});
+    size_t data_pos = pos + sizeof rec;
+    for (int i = 0; i < RRL_OUT_AREAS; ++i) {
+      if (rec.out_len[i] == 0) continue;
+      auto data = records.subspan(data_pos, rec.out_len[i]);
+      ev.writes.push_back({rec.out_addr[i], std::vector<uint8_t>(data.begin(), data.end())});
+      data_pos += rec.out_len[i];
     }
     // The fd cannot have changed since: closing or duplicating is traced,
     // and the flush comes first at that stop.
@@ -236,6 +242,12 @@ Expected<bool> Session::step_out_of_preload(Task& t) {
     if (!preload::in_preload_code(regs->ip())) {
       RRL_TRY(clear_trap_flag(t.tid));
       return true;
+    }
+    // Never step into the untraced syscall: it may block, with every other
+    // task of the address space held up. Take it back (blocking.cc) instead.
+    if (regs->ip() + 2 == preload::untraced_end_address()) {
+      RRL_TRY(abort_untraced(t, *regs, static_cast<int64_t>(regs->r.rax)));
+      continue;
     }
     RRL_TRY(ptrace::singlestep(t.tid));
     int status = 0;
