@@ -110,8 +110,11 @@ void Session::enforce_time_slice() {
 
 // Arms SIGALRM for `deadline_us` (monotonic), or disarms it with 0; a timer
 // already set for that deadline is left alone (this runs at every stop).
+// The timer repeats every kAlarmRepeatUs after the deadline: an alarm that
+// goes off before the scheduler is inside waitpid would otherwise be lost.
 void Session::set_alarm(int64_t deadline_us) {
-  if (take_alarm()) alarm_deadline_us_ = 0;  // it went off: nothing is armed now
+  constexpr int64_t kAlarmRepeatUs = 1000;
+  if (take_alarm()) alarm_deadline_us_ = -1;  // it went off: it repeats, re-arm or disarm it
   if (deadline_us == alarm_deadline_us_) return;
   alarm_deadline_us_ = deadline_us;
   itimerval timer{};
@@ -119,6 +122,7 @@ void Session::set_alarm(int64_t deadline_us) {
     int64_t left_us = std::max<int64_t>(1, deadline_us - monotonic_us());
     timer.it_value.tv_sec = left_us / 1000000;
     timer.it_value.tv_usec = static_cast<suseconds_t>(left_us % 1000000);
+    timer.it_interval.tv_usec = kAlarmRepeatUs;
   }
   ::setitimer(ITIMER_REAL, &timer, nullptr);
 }
