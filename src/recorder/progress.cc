@@ -176,6 +176,7 @@ Expected<bool> Session::step_once(Task& t) {
     auto regs = ptrace::get_regs(t.tid);
     if (!regs) return std::unexpected(regs.error());
     if (at_syscall_insn(t.tid, regs->ip()) || at_pushf(t.tid, regs->ip())) return false;
+    t.stepped = true;
     RRL_TRY(ptrace::singlestep(t.tid));
     int status = 0;
     while (::waitpid(t.tid, &status, __WALL) < 0)

@@ -165,6 +165,10 @@ Status Session::wait_for_stop(bool block) {
   bool ended_user_code = running_ == &t;
   if (ended_user_code) running_ = nullptr;
   t.pending_status = status;
+  // A task waiting for its turn reports again only when something (SIGKILL,
+  // an exit_group of another thread) took it out of its stop: that new stop
+  // is what to handle now, not the old resumption.
+  if (t.state == TaskState::kReady) t.resume_pending = false;
   if (t.state != TaskState::kReady) {
     t.state = TaskState::kReady;
     // The stop that ends a stretch of user code is handled (and recorded) before
@@ -213,6 +217,11 @@ Status Session::handle_stop(Task& t) {
 }
 
 Status Session::resume(Task& t, bool to_syscall_exit, int sig) {
+  // A task that was single-stepped (progress.cc, syscallbuf.cc) must not go
+  // on with a trap flag of its own: it would die of a SIGTRAP.
+  if (std::exchange(t.stepped, false)) {
+    if (auto st = clear_trap_flag(t.tid); !st && !ptrace::is_died(st.error())) return st;
+  }
   auto st = to_syscall_exit ? ptrace::syscall(t.tid, sig) : ptrace::cont(t.tid, sig);
   if (!st) {
     // A task killed under our feet reports its exit through waitpid.

@@ -91,6 +91,7 @@ struct Task {
   bool exit_recorded = false;
   bool entry_marker_pending = false;  // see Session::record()
   bool interrupt_sent = false;
+  bool stepped = false;  // single-stepped since it last ran: see Session::resume()
   int64_t slice_ms = kTimeSliceMs;  // its time slice: shorter while it spin-waits (signals.cc)
   bool resume_pending = false;  // preempted: its stop is recorded, it only waits for its turn //
                                 // PTRACE_INTERRUPT for a time slice is on its way
@@ -210,6 +211,10 @@ class Session {
 
 // CLOCK_MONOTONIC in microseconds.
 int64_t monotonic_us();
+
+// Clears the trap flag that single-stepping may have left in the task's own
+// flags (syscallbuf.cc).
+Status clear_trap_flag(pid_t tid);
 
 // Set by rr-like's SIGINT/SIGTERM/SIGHUP handler.
 bool interrupted();

@@ -217,8 +217,6 @@ Status Session::record_buffered(Task& t, std::span<const uint8_t> records) {
   return {};
 }
 
-namespace {
-
 // Single-stepping pushfq/popfq in the preload entry can leave the trap flag
 // set in the task's own flags: clear it, or the program gets a SIGTRAP later.
 Status clear_trap_flag(pid_t tid) {
@@ -230,8 +228,6 @@ Status clear_trap_flag(pid_t tid) {
   return ptrace::set_regs(tid, *regs);
 }
 
-}  // namespace
-
 // Single-steps a task that a time slice stopped inside the preload code until
 // it is out. true: it is out and stopped; false: it stopped for another
 // reason, or died: that wait status is now t.pending_status.
@@ -239,7 +235,10 @@ Expected<bool> Session::step_out_of_preload(Task& t) {
   for (int steps = 0; steps < kMaxStepsOut; ++steps) {
     auto regs = ptrace::get_regs(t.tid);
     if (!regs) return std::unexpected(regs.error());
-    if (!preload::in_preload_code(regs->ip())) {
+    // At the entry's first instruction (a pushfq, which must not be stepped:
+    // the saved trap flag would come back later) nothing of the buffer is
+    // held yet: as good as out.
+    if (!preload::in_preload_code(regs->ip()) || regs->ip() == preload::entry_address()) {
       RRL_TRY(clear_trap_flag(t.tid));
       return true;
     }
@@ -249,6 +248,7 @@ Expected<bool> Session::step_out_of_preload(Task& t) {
       RRL_TRY(abort_untraced(t, *regs, static_cast<int64_t>(regs->r.rax)));
       continue;
     }
+    t.stepped = true;
     RRL_TRY(ptrace::singlestep(t.tid));
     int status = 0;
     while (::waitpid(t.tid, &status, __WALL) < 0)
