@@ -347,7 +347,17 @@ Status ReplaySession::on_signal(const trace::Event& ev, const trace::SignalEvent
     // Delivered wherever the task was when it arrived: go there first (a no-op
     // when that was right after its previous event).
     if (std::exchange(t.signal_sent, 0) != se.signo) {
-      if (t.at_entry || t.restart_result == 0) RRL_TRY(reach_state(t, ev, se.regs, se.progress));
+      // A second signal recorded at the very point of the previous one (whose
+      // default action ignored it, so the kernel went on to the next): it is
+      // sent now, and comes right after the pending one.
+      bool right_after_signal = false;
+      if (t.pending_sig != 0 && se.progress.empty()) {
+        auto regs = ptrace::get_regs(t.tid);
+        if (!regs) return std::unexpected(regs.error());
+        right_after_signal = same_state(se.regs, *regs);
+      }
+      if ((t.at_entry || t.restart_result == 0) && !right_after_signal)
+        RRL_TRY(reach_state(t, ev, se.regs, se.progress));
       if (::syscall(SYS_tgkill, t.tgid, t.tid, se.signo) != 0)
         return fail_errno("send the recorded signal to the replayed task");
     }
