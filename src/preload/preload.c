@@ -28,7 +28,14 @@ enum { F_DUPFD = 0, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, F_DUPFD_
 /* Assembly parts (below): entry from the stubs and the untraced syscall. */
 long rrl_untraced(const long* frame) __attribute__((visibility("hidden")));
 
-enum { kStatSize = 144, kEpollEventSize = 12, kMsgTrunc = 0x20 };
+enum {
+  kStatSize = 144,
+  kEpollEventSize = 12,
+  kMsgTrunc = 0x20,
+  kMsgDontwait = 0x40,
+  kRwfNowait = 8,
+  kEagain = 11,
+};
 /* From <linux/futex.h>. */
 enum {
   kFutexWait = 0,
@@ -166,6 +173,23 @@ RRL_CODE static int sockaddr_outs(uint64_t addr, uint64_t len_at, struct Out* ou
   return 2;
 }
 
+/* A read or pread that cannot block: preadv2 with RWF_NOWAIT (pipes,
+ * sockets, and regular files whose data is in the page cache). 1: done, the
+ * result in frame[0]; 0: nothing there now, take the traced path (which
+ * waits); -1: the file cannot do it (a tty): make the call itself. */
+RRL_CODE static int read_nowait(long* frame) {
+  struct {
+    uint64_t base, len;
+  } iov = {(uint64_t)frame[2], (uint64_t)frame[3]};
+  long offset = frame[0] == SYS_read ? -1 : frame[4]; /* -1: the file position */
+  long nowait[7] = {SYS_preadv2, frame[1], (long)&iov, 1, offset, 0, kRwfNowait};
+  if (!buffer_one(nowait, iov.base, iov.len, kOutResult, 1)) return 0;
+  if (nowait[0] == -kEagain) return 0;
+  if (is_error(nowait[0])) return -1; /* the plain call gives its own error */
+  frame[0] = nowait[0];
+  return 1;
+}
+
 /* Syscalls that may block. The recorder notices when one does (or when a
  * signal comes for it) and takes it back (RRL_SYSCALL_ABORTED); it is then
  * made again through ptrace. Taking back is harmless because a syscall that
@@ -177,9 +201,12 @@ RRL_CODE static int buffered_may_block(long* frame) {
   struct Out outs[RRL_OUT_AREAS];
   switch (nr) {
     case SYS_read:
-    case SYS_pread64:
+    case SYS_pread64: {
       if (a2 > RRL_MAX_BUFFERED_IO) return 0;
-      return buffer_one(frame, a1, a2, kOutResult, 1);
+      int done = read_nowait(frame);
+      if (done >= 0) return done;
+      return buffer_one(frame, a1, a2, kOutResult, 1); /* a tty, say: it may block */
+    }
     case SYS_write:
     case SYS_pwrite64:
       if (a2 > RRL_MAX_BUFFERED_IO) return 0;
@@ -211,7 +238,14 @@ RRL_CODE static int buffered_may_block(long* frame) {
       struct Out data = {a1, a2, 1, 0, kOutResult};
       outs[0] = data;
       int n = sockaddr_outs(a4, a5, outs + 1);
-      return n < 0 ? 0 : buffer_call(frame, outs, n + 1);
+      if (n < 0) return 0;
+      if (a3 & kMsgDontwait) return buffer_call(frame, outs, n + 1);
+      /* Without waiting; when nothing is there, the traced call waits. */
+      long nowait[7] = {frame[0], frame[1], frame[2], frame[3], (long)(a3 | kMsgDontwait),
+                        frame[5], frame[6]};
+      if (!buffer_call(nowait, outs, n + 1) || nowait[0] == -kEagain) return 0;
+      frame[0] = nowait[0];
+      return 1;
     }
     default:
       return 0;

@@ -16,9 +16,11 @@
 // /proc/TID/syscall (which the tracer may read): a task asleep in a syscall
 // shows its number and its ip, and the ip of the untraced syscall
 // instruction is known. The first look comes kFirstCheckUs after the task
-// was resumed, then at growing gaps up to kMaxCheckGapUs, so a task that
-// blocks at once is found within tens of microseconds, and one that computes
-// costs a look per millisecond, and only while somebody waits.
+// was resumed, or at once when another task becomes ready, then at growing
+// gaps up to kMaxCheckGapUs, so a task that blocks at once is found within
+// tens of microseconds, and one that computes costs a look per millisecond,
+// and only while somebody waits. Reads of pipes and sockets first try
+// without waiting (preload.c), so most never need taking back.
 //
 // Taking it back. The recorder interrupts the task (PTRACE_INTERRUPT); the
 // kernel ends the sleeping syscall with -ERESTART* (or -EINTR for some, like
@@ -61,7 +63,7 @@ namespace {
 
 const LogChannel kLog("syscallbuf");
 
-constexpr int64_t kFirstCheckUs = 50;
+constexpr int64_t kFirstCheckUs = 20;
 constexpr int64_t kMaxCheckGapUs = 1000;
 
 // Results with which the kernel ends a syscall that a signal or a ptrace
@@ -100,8 +102,15 @@ std::optional<SleepingIn> sleeping_in(pid_t tid) {
 }  // namespace
 
 void Session::start_block_polling(int64_t now_us) {
-  block_check_gap_us_ = kFirstCheckUs;
+  block_check_gap_us_ = kFirstCheckUs / 2;
   next_block_check_us_ = now_us + kFirstCheckUs;
+}
+
+// Another task became ready: the running one may well be waiting for it
+// (a pipe's other end, a futex's waker), so look now and soon again.
+void Session::poll_block_now(int64_t now_us) {
+  block_check_gap_us_ = kFirstCheckUs / 2;
+  next_block_check_us_ = now_us;
 }
 
 // Whether it is time to look at the running task and it is asleep in the

@@ -173,10 +173,12 @@ Status Session::wait_for_stop(bool block) {
     t.state = TaskState::kReady;
     // The stop that ends a stretch of user code is handled (and recorded) before
     // anything else, so events keep the order in which user code ran.
-    if (ended_user_code)
+    if (ended_user_code) {
       ready_.push_front(tid);
-    else
+    } else {
       ready_.push_back(tid);
+      if (running_) poll_block_now(monotonic_us());
+    }
   }
   return {};
 }

@@ -160,6 +160,7 @@ class Session {
 
   // Buffered syscalls that block (blocking.cc).
   void start_block_polling(int64_t now_us);
+  void poll_block_now(int64_t now_us);
   bool blocked_in_untraced(const Task& t, int64_t now_us);
   enum class TakeBack { kNo, kAborted, kAbortedDropSignal };
   Expected<TakeBack> take_back_untraced(Task& t, int sig);
