@@ -46,6 +46,8 @@ enum {
   kFutexWakeBitset = 10,
   kFutexPrivate = 128,
   kFutexClockRealtime = 256,
+  kWaitAbortLimit = 4,
+  kWaitRetryEvery = 8,
 };
 
 RRL_CODE static void copy_bytes(volatile unsigned char* to, const volatile unsigned char* from,
@@ -158,6 +160,30 @@ RRL_CODE static int plain_futex_op(uint64_t op) {
          cmd == kFutexCmpRequeue || cmd == kFutexWaitBitset || cmd == kFutexWakeBitset;
 }
 
+RRL_CODE static int futex_wait_op(uint64_t op) {
+  uint64_t cmd = op & ~(uint64_t)(kFutexPrivate | kFutexClockRealtime);
+  return cmd == kFutexWait || cmd == kFutexWaitBitset;
+}
+
+/* A futex wait. Only one task runs at a time, so a wait whose waker is
+ * another recorded task nearly always blocks, and taking it back costs more
+ * than the traced path. After kWaitAbortLimit waits in a row were taken
+ * back, waits go the traced way at once, trying the buffered way again
+ * every kWaitRetryEvery-th time (a wait that did not block resets it). */
+RRL_CODE static int buffer_wait(long* frame) {
+  struct rrl_buffer_header* h = (struct rrl_buffer_header*)RRL_BUFFER_ADDR;
+  if (h->wait_aborts >= kWaitAbortLimit && ++h->wait_skips % kWaitRetryEvery != 0) return 0;
+  uint64_t epoch = h->epoch, pos = h->pos;
+  if (buffer_plain(frame)) {
+    h->wait_aborts = 0;
+    return 1;
+  }
+  /* Not buffered: taken back, or the buffer was full (then it wraps). */
+  if (!h->wrap_pending && h->epoch == epoch && h->pos == pos && h->wait_aborts < kWaitAbortLimit)
+    h->wait_aborts++;
+  return 0;
+}
+
 /* The socket address a syscall returns at addr, with its length at len_at
  * (accept, recvfrom): areas out[0] (the length) and out[1] (the address).
  * Returns how many areas, or -1 when the call must take the traced path. */
@@ -216,7 +242,8 @@ RRL_CODE static int buffered_may_block(long* frame) {
     case SYS_sendmsg:
       return buffer_plain(frame);
     case SYS_futex:
-      return plain_futex_op(a1) ? buffer_plain(frame) : 0;
+      if (!plain_futex_op(a1)) return 0;
+      return futex_wait_op(a1) ? buffer_wait(frame) : buffer_plain(frame);
     case SYS_ppoll:
       if (a2 != 0) return 0; /* it would write the time left to *tsp */
       /* fall through */

@@ -57,7 +57,12 @@ struct rrl_buffer_header {
   uint64_t wrap_pending; /* the next entry wraps */
   uint64_t fd_generation;        /* the recorder's: see above */
   uint64_t fd_cache_generation;  /* the fd_generation regular_fds is valid for */
-  uint64_t reserved[3];
+  /* Futex waits the recorder took back in a row (saturating), and a count of
+   * the waits that went the traced way at once because of it (preload.c).
+   * Derived from recorded results only, so replay computes the same. */
+  uint64_t wait_aborts;
+  uint64_t wait_skips;
+  uint64_t reserved[1];
   /* Unused since version 4 (reads and writes of any fd are buffered now;
    * version 3 cached here which fds were regular files). */
   uint64_t regular_fds[RRL_CACHED_FDS / 64];

@@ -1,10 +1,11 @@
 /* A signal comes for a task asleep in a buffered syscall. One thread only,
  * so nobody else waits and the recorder has no reason to take the syscall
- * back before the signal does: a read on an empty pipe (a patched, buffered
- * read) sleeps until a timer's SIGALRM; the handler does buffered syscalls
- * itself (a write into the same pipe, clock_gettime), and the read, restarted
- * (SA_RESTART), gets what the handler wrote. Then the same with poll, and
- * with a semaphore wait (a futex) that the handler posts. */
+ * back before the signal does: poll on an empty pipe (patched, buffered)
+ * sleeps until a timer's SIGALRM; the handler does buffered syscalls itself
+ * (a write into the same pipe, clock_gettime, sem_post), and the poll,
+ * restarted, sees what the handler wrote. Then the same with a semaphore
+ * wait (a futex) that the handler posts. The reads first (a read finds the
+ * pipe empty without waiting, and waits through ptrace). */
 #include <poll.h>
 #include <semaphore.h>
 #include <signal.h>
