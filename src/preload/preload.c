@@ -47,7 +47,7 @@ enum {
   kFutexPrivate = 128,
   kFutexClockRealtime = 256,
   kWaitAbortLimit = 4,
-  kWaitRetryEvery = 8,
+  kWaitRetryEvery = 64,
 };
 
 RRL_CODE static void copy_bytes(volatile unsigned char* to, const volatile unsigned char* from,
