@@ -95,6 +95,7 @@ void describe(JsonObject& o, const trace::PatchEvent& e) {
   std::string writes = writes_json(e.writes, &total);
   o.str("what", e.what).unum("bytes_written", total).raw("writes", writes);
   if (e.restart_ip != 0) o.hex("restart_ip", e.restart_ip).num("restart_nr", e.restart_nr);
+  if (e.deferred) o.boolean("deferred", true).num("requested_by", e.requested_by).unum("waits", e.waits);
 }
 
 void describe(JsonObject& o, const trace::BufferedSyscallEvent& e) {
@@ -103,6 +104,7 @@ void describe(JsonObject& o, const trace::BufferedSyscallEvent& e) {
   for (size_t i = 0; i < e.args.size(); ++i)
     args += (i ? "," : "") + std::to_string(static_cast<int64_t>(e.args[i]));
   o.raw("args", args + "]").num("result", e.result);
+  if (e.aborted()) o.boolean("aborted", true);
   uint64_t total = 0;
   std::string writes = writes_json(e.writes, &total);
   o.unum("bytes_written", total).raw("writes", writes);

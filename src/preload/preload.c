@@ -8,13 +8,13 @@
  *
  * A patched site jumps to a per-site stub (written by the recorder), which
  * calls rrl_syscall_entry with the syscall number in rax and the arguments in
- * their registers. rrl_buffered() decides: a syscall it knows cannot block is
- * made through rrl_untraced (the one syscall instruction the seccomp filter
- * lets through without a ptrace stop) and appended to the buffer with the
- * memory it wrote; anything else returns to the entry, which makes the
- * syscall from its own, traced, syscall instruction. Reads and writes are
- * buffered only on regular files, which never block; the fstat that decides
- * it is buffered too, so that replay sees every syscall made here. */
+ * their registers. rrl_buffered() decides: a syscall whose memory effects it
+ * can describe is made through rrl_untraced (the one syscall instruction the
+ * seccomp filter lets through without a ptrace stop) and appended to the
+ * buffer with the memory it wrote; anything else returns to the entry, which
+ * makes the syscall from its own, traced, syscall instruction. A buffered
+ * syscall may block (futex, a read on a pipe, poll, accept, ...): then the
+ * recorder takes it back (RRL_SYSCALL_ABORTED) and it goes the traced way. */
 #include <stddef.h>
 #include <sys/syscall.h>
 
@@ -28,7 +28,27 @@ enum { F_DUPFD = 0, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, F_DUPFD_
 /* Assembly parts (below): entry from the stubs and the untraced syscall. */
 long rrl_untraced(const long* frame) __attribute__((visibility("hidden")));
 
-enum { kStatSize = 144, kStatModeOffset = 24, kIfmt = 0170000, kIfreg = 0100000 };
+enum {
+  kStatSize = 144,
+  kEpollEventSize = 12,
+  kMsgTrunc = 0x20,
+  kMsgDontwait = 0x40,
+  kRwfNowait = 8,
+  kEagain = 11,
+};
+/* From <linux/futex.h>. */
+enum {
+  kFutexWait = 0,
+  kFutexWake = 1,
+  kFutexRequeue = 3,
+  kFutexCmpRequeue = 4,
+  kFutexWaitBitset = 9,
+  kFutexWakeBitset = 10,
+  kFutexPrivate = 128,
+  kFutexClockRealtime = 256,
+  kWaitAbortLimit = 4,
+  kWaitRetryEvery = 64,
+};
 
 RRL_CODE static void copy_bytes(volatile unsigned char* to, const volatile unsigned char* from,
                                 uint64_t n) {
@@ -52,53 +72,211 @@ RRL_CODE static struct rrl_record* reserve(uint64_t len) {
   return (struct rrl_record*)(RRL_BUFFER_ADDR + sizeof(struct rrl_buffer_header) + h->pos);
 }
 
-/* How much of `out` a result says was written. */
+/* How much of an output area a result says was written. */
 enum OutRule {
   kOutOnZero,    /* all of it when the result is 0 (clock_gettime, fstat) */
-  kOutResult,    /* as many bytes as a positive result (read) */
-  kOutOnSuccess, /* all of it unless the result is an error (time) */
+  kOutOnSuccess, /* all of it unless the result is an error (time, poll) */
+  kOutResult,    /* result * unit bytes, at most all of it (read, epoll_wait) */
+  kOutSockaddr,  /* a socket address: as many bytes as the length the kernel
+                    put at len_at says, at most all of it, on success */
 };
 
+/* One memory area a syscall may write: at most `max` bytes at `addr`. */
+struct Out {
+  uint64_t addr;
+  uint64_t max;
+  uint64_t unit;   /* kOutResult */
+  uint64_t len_at; /* kOutSockaddr: address of the socklen_t */
+  enum OutRule rule;
+};
+
+RRL_CODE static int is_error(long r) {
+  return r < 0 && r >= -4095;
+}
+
+RRL_CODE static uint64_t written(const struct Out* o, long result) {
+  if (!o->addr) return 0;
+  uint64_t n = 0;
+  switch (o->rule) {
+    case kOutOnZero:
+      n = result == 0 ? o->max : 0;
+      break;
+    case kOutOnSuccess:
+      n = is_error(result) ? 0 : o->max;
+      break;
+    case kOutResult:
+      n = result > 0 ? (uint64_t)result * o->unit : 0;
+      break;
+    case kOutSockaddr:
+      n = is_error(result) ? 0 : *(volatile uint32_t*)o->len_at;
+      break;
+  }
+  return n < o->max ? n : o->max;
+}
+
 /* Makes the syscall of frame (nr, then 6 arguments) untraced and appends it
- * with what it wrote to `out` (max_out bytes at most). false: no room. */
-RRL_CODE static int buffer_call(long* frame, uint64_t out, uint64_t max_out, enum OutRule rule) {
-  struct rrl_record* rec = reserve(out ? max_out : 0);
+ * with what it wrote to the `n` areas of `outs`. 0: not buffered, because
+ * the buffer is full or the recorder took the syscall back
+ * (RRL_SYSCALL_ABORTED: the reserved record is simply never written). */
+RRL_CODE static int buffer_call(long* frame, const struct Out* outs, int n) {
+  uint64_t need = 0;
+  for (int i = 0; i < n; ++i) need += outs[i].addr ? outs[i].max : 0;
+  struct rrl_record* rec = reserve(need);
   if (!rec) return 0;
   long result = rrl_untraced(frame);
-  uint64_t len = 0;
-  if (out && rule == kOutOnZero && result == 0) len = max_out;
-  if (out && rule == kOutResult && result > 0) len = (uint64_t)result;
-  if (out && rule == kOutOnSuccess && (result >= 0 || result < -4095)) len = max_out;
+  if (result == RRL_SYSCALL_ABORTED) return 0;
   rec->syscallno = frame[0];
   for (int i = 0; i < 6; ++i) rec->args[i] = (uint64_t)frame[i + 1];
   rec->result = result;
-  rec->out_addr = out;
-  rec->out_len = len;
-  rec->reserved = 0;
-  copy_bytes((unsigned char*)(rec + 1), (const unsigned char*)out, len);
-  rec->size = sizeof(struct rrl_record) + round8(len);
+  unsigned char* data = (unsigned char*)(rec + 1);
+  uint64_t total = 0;
+  for (int i = 0; i < RRL_OUT_AREAS; ++i) {
+    uint64_t len = i < n ? written(&outs[i], result) : 0;
+    rec->out_addr[i] = len ? outs[i].addr : 0;
+    rec->out_len[i] = len;
+    copy_bytes(data + total, (const unsigned char*)rec->out_addr[i], len);
+    total += len;
+  }
+  rec->size = sizeof(struct rrl_record) + round8(total);
   ((struct rrl_buffer_header*)RRL_BUFFER_ADDR)->pos += rec->size;
   frame[0] = result;
   return 1;
 }
 
-/* Whether fd is a regular file (a read or write on it cannot block): from
- * the cache while no fd was closed or replaced, else by a buffered fstat. */
-RRL_CODE static int is_regular_file(long fd) {
+RRL_CODE static int buffer_plain(long* frame) {
+  return buffer_call(frame, 0, 0);
+}
+
+RRL_CODE static int buffer_one(long* frame, uint64_t addr, uint64_t max, enum OutRule rule,
+                               uint64_t unit) {
+  struct Out o = {addr, max, unit, 0, rule};
+  return buffer_call(frame, &o, 1);
+}
+
+/* Futex operations that write no memory (the PI and WAKE_OP ones do). */
+RRL_CODE static int plain_futex_op(uint64_t op) {
+  uint64_t cmd = op & ~(uint64_t)(kFutexPrivate | kFutexClockRealtime);
+  return cmd == kFutexWait || cmd == kFutexWake || cmd == kFutexRequeue ||
+         cmd == kFutexCmpRequeue || cmd == kFutexWaitBitset || cmd == kFutexWakeBitset;
+}
+
+RRL_CODE static int futex_wait_op(uint64_t op) {
+  uint64_t cmd = op & ~(uint64_t)(kFutexPrivate | kFutexClockRealtime);
+  return cmd == kFutexWait || cmd == kFutexWaitBitset;
+}
+
+/* A futex wait. Only one task runs at a time, so a wait whose waker is
+ * another recorded task nearly always blocks, and taking it back costs more
+ * than the traced path. After kWaitAbortLimit waits in a row were taken
+ * back, waits go the traced way at once, trying the buffered way again
+ * every kWaitRetryEvery-th time (a wait that did not block resets it). */
+RRL_CODE static int buffer_wait(long* frame) {
   struct rrl_buffer_header* h = (struct rrl_buffer_header*)RRL_BUFFER_ADDR;
-  if (h->fd_cache_generation != h->fd_generation) {
-    for (int i = 0; i < RRL_CACHED_FDS / 64; ++i) h->regular_fds[i] = 0;
-    h->fd_cache_generation = h->fd_generation;
+  if (h->wait_aborts >= kWaitAbortLimit && ++h->wait_skips % kWaitRetryEvery != 0) return 0;
+  uint64_t epoch = h->epoch, pos = h->pos;
+  if (buffer_plain(frame)) {
+    h->wait_aborts = 0;
+    return 1;
   }
-  int cacheable = fd >= 0 && fd < RRL_CACHED_FDS;
-  if (cacheable && (h->regular_fds[fd / 64] >> (fd % 64)) & 1) return 1;
-  unsigned char st[kStatSize];
-  long frame[7] = {SYS_fstat, fd, (long)st, 0, 0, 0, 0};
-  if (!buffer_call(frame, (uint64_t)st, kStatSize, kOutOnZero) || frame[0] != 0) return 0;
-  unsigned mode = *(volatile unsigned*)(st + kStatModeOffset);
-  if ((mode & kIfmt) != kIfreg) return 0;
-  if (cacheable) h->regular_fds[fd / 64] |= 1ULL << (fd % 64);
+  /* Not buffered: taken back, or the buffer was full (then it wraps). */
+  if (!h->wrap_pending && h->epoch == epoch && h->pos == pos && h->wait_aborts < kWaitAbortLimit)
+    h->wait_aborts++;
+  return 0;
+}
+
+/* The socket address a syscall returns at addr, with its length at len_at
+ * (accept, recvfrom): areas out[0] (the length) and out[1] (the address).
+ * Returns how many areas, or -1 when the call must take the traced path. */
+RRL_CODE static int sockaddr_outs(uint64_t addr, uint64_t len_at, struct Out* out) {
+  if (!addr) return 0;
+  if (!len_at) return -1;
+  uint64_t room = *(volatile uint32_t*)len_at;
+  if (room > 4096) return -1;
+  struct Out len = {len_at, 4, 1, 0, kOutOnSuccess};
+  struct Out sa = {addr, room, 1, len_at, kOutSockaddr};
+  out[0] = len;
+  out[1] = sa;
+  return 2;
+}
+
+/* A read or pread that cannot block: preadv2 with RWF_NOWAIT (pipes,
+ * sockets, and regular files whose data is in the page cache). 1: done, the
+ * result in frame[0]; 0: nothing there now, take the traced path (which
+ * waits); -1: the file cannot do it (a tty): make the call itself. */
+RRL_CODE static int read_nowait(long* frame) {
+  struct {
+    uint64_t base, len;
+  } iov = {(uint64_t)frame[2], (uint64_t)frame[3]};
+  long offset = frame[0] == SYS_read ? -1 : frame[4]; /* -1: the file position */
+  long nowait[7] = {SYS_preadv2, frame[1], (long)&iov, 1, offset, 0, kRwfNowait};
+  if (!buffer_one(nowait, iov.base, iov.len, kOutResult, 1)) return 0;
+  if (nowait[0] == -kEagain) return 0;
+  if (is_error(nowait[0])) return -1; /* the plain call gives its own error */
+  frame[0] = nowait[0];
   return 1;
+}
+
+/* Syscalls that may block. The recorder notices when one does (or when a
+ * signal comes for it) and takes it back (RRL_SYSCALL_ABORTED); it is then
+ * made again through ptrace. Taking back is harmless because a syscall that
+ * the kernel ends with ERESTART* or EINTR has had no effect. */
+RRL_CODE static int buffered_may_block(long* frame) {
+  long nr = frame[0];
+  uint64_t a0 = (uint64_t)frame[1], a1 = (uint64_t)frame[2], a2 = (uint64_t)frame[3];
+  uint64_t a3 = (uint64_t)frame[4], a4 = (uint64_t)frame[5], a5 = (uint64_t)frame[6];
+  struct Out outs[RRL_OUT_AREAS];
+  switch (nr) {
+    case SYS_read:
+    case SYS_pread64: {
+      if (a2 > RRL_MAX_BUFFERED_IO) return 0;
+      int done = read_nowait(frame);
+      if (done >= 0) return done;
+      return buffer_one(frame, a1, a2, kOutResult, 1); /* a tty, say: it may block */
+    }
+    case SYS_write:
+    case SYS_pwrite64:
+      if (a2 > RRL_MAX_BUFFERED_IO) return 0;
+      return buffer_plain(frame);
+    case SYS_writev:
+    case SYS_sendto:
+    case SYS_sendmsg:
+      return buffer_plain(frame);
+    case SYS_futex:
+      if (!plain_futex_op(a1)) return 0;
+      return futex_wait_op(a1) ? buffer_wait(frame) : buffer_plain(frame);
+    case SYS_ppoll:
+      if (a2 != 0) return 0; /* it would write the time left to *tsp */
+      /* fall through */
+    case SYS_poll:
+      if (a1 > RRL_MAX_BUFFERED_IO / 8) return 0;
+      return buffer_one(frame, a0, a1 * 8, kOutOnSuccess, 1); /* the revents */
+    case SYS_epoll_wait:
+    case SYS_epoll_pwait:
+      if (a2 > RRL_MAX_BUFFERED_IO / kEpollEventSize) return 0;
+      return buffer_one(frame, a1, a2 * kEpollEventSize, kOutResult, kEpollEventSize);
+    case SYS_accept:
+    case SYS_accept4: {
+      int n = sockaddr_outs(a1, a2, outs);
+      return n < 0 ? 0 : buffer_call(frame, outs, n);
+    }
+    case SYS_recvfrom: {
+      /* MSG_TRUNC on a stream socket discards the data it counts. */
+      if (a2 > RRL_MAX_BUFFERED_IO || (a3 & kMsgTrunc)) return 0;
+      struct Out data = {a1, a2, 1, 0, kOutResult};
+      outs[0] = data;
+      int n = sockaddr_outs(a4, a5, outs + 1);
+      if (n < 0) return 0;
+      if (a3 & kMsgDontwait) return buffer_call(frame, outs, n + 1);
+      /* Without waiting; when nothing is there, the traced call waits. */
+      long nowait[7] = {frame[0], frame[1], frame[2], frame[3], (long)(a3 | kMsgDontwait),
+                        frame[5], frame[6]};
+      if (!buffer_call(nowait, outs, n + 1) || nowait[0] == -kEagain) return 0;
+      frame[0] = nowait[0];
+      return 1;
+    }
+    default:
+      return 0;
+  }
 }
 
 /* frame: nr, 6 arguments. Returns 1 with the result in frame[0] when the
@@ -113,39 +291,31 @@ __attribute__((visibility("hidden"))) RRL_CODE int rrl_buffered(long* frame) {
   long nr = frame[0];
   uint64_t a0 = (uint64_t)frame[1], a1 = (uint64_t)frame[2], a2 = (uint64_t)frame[3];
   switch (nr) {
-    case SYS_read:
-    case SYS_pread64:
-      if (a2 > RRL_MAX_BUFFERED_IO || !is_regular_file((long)a0)) return 0;
-      return buffer_call(frame, a1, a2, kOutResult);
-    case SYS_write:
-    case SYS_pwrite64:
-      if (a2 > RRL_MAX_BUFFERED_IO || !is_regular_file((long)a0)) return 0;
-      return buffer_call(frame, 0, 0, kOutOnZero);
     case SYS_clock_gettime:
-      return buffer_call(frame, a1, 16, kOutOnZero);
+      return buffer_one(frame, a1, 16, kOutOnZero, 1);
     case SYS_gettimeofday:
       if (a1 != 0) return 0; /* the obsolete timezone: rare, traced */
-      return buffer_call(frame, a0, a0 ? 16 : 0, kOutOnZero);
+      return buffer_one(frame, a0, 16, kOutOnZero, 1);
     case SYS_time:
-      return buffer_call(frame, a0, a0 ? 8 : 0, kOutOnSuccess);
+      return buffer_one(frame, a0, 8, kOutOnSuccess, 1);
     case SYS_getdents64:
       if (a2 > RRL_MAX_BUFFERED_IO) return 0;
-      return buffer_call(frame, a1, a2, kOutResult);
+      return buffer_one(frame, a1, a2, kOutResult, 1);
     case SYS_close:
       /* rr-like's own view of stdin/stdout/stderr must stay exact. */
       if ((long)a0 <= 2) return 0;
       h->fd_generation++; /* an fd number may name another file now */
-      return buffer_call(frame, 0, 0, kOutOnZero);
+      return buffer_plain(frame);
     case SYS_fcntl:
       /* Only commands that never block (not the F_SETLKW family). */
       if (a1 != F_GETFD && a1 != F_SETFD && a1 != F_GETFL && a1 != F_SETFL && a1 != F_DUPFD &&
           a1 != F_DUPFD_CLOEXEC)
         return 0;
-      return buffer_call(frame, 0, 0, kOutOnZero);
+      return buffer_plain(frame);
     case SYS_fstat:
-      return buffer_call(frame, a1, kStatSize, kOutOnZero);
+      return buffer_one(frame, a1, kStatSize, kOutOnZero, 1);
     case SYS_newfstatat:
-      return buffer_call(frame, a2, kStatSize, kOutOnZero);
+      return buffer_one(frame, a2, kStatSize, kOutOnZero, 1);
     case SYS_lseek:
     case SYS_getpid:
     case SYS_getppid:
@@ -154,9 +324,9 @@ __attribute__((visibility("hidden"))) RRL_CODE int rrl_buffered(long* frame) {
     case SYS_geteuid:
     case SYS_getgid:
     case SYS_getegid:
-      return buffer_call(frame, 0, 0, kOutOnZero);
+      return buffer_plain(frame);
     default:
-      return 0;
+      return buffered_may_block(frame);
   }
 }
 

@@ -10,13 +10,15 @@
  *   [RRL_STUBS_ADDR, +RRL_STUBS_SIZE)     per-site stubs written by the recorder
  *   [RRL_BUFFER_ADDR, +RRL_BUFFER_SIZE)   the syscall buffer (read, write)
  * The buffer is one per address space: only one task runs user code at a
- * time, and the recorder never stops a task inside the preload code. */
+ * time, and the recorder never stops a task inside the preload code for long
+ * (a task blocked in its untraced syscall counts as running user code; see
+ * RRL_SYSCALL_ABORTED). */
 #ifndef RRL_PRELOAD_INTERFACE_H
 #define RRL_PRELOAD_INTERFACE_H
 
 #include <stdint.h>
 
-#define RRL_PRELOAD_VERSION 3
+#define RRL_PRELOAD_VERSION 4
 
 /* ~1.2 GiB below the libraries of an unrandomised address space: within
  * reach of a rel32 jump from libc, ld.so and the vdso. */
@@ -27,6 +29,14 @@
 #define RRL_BUFFER_ADDR (RRL_STUBS_ADDR + RRL_STUBS_SIZE)
 #define RRL_BUFFER_SIZE 0x200000ULL
 #define RRL_PRELOAD_END (RRL_BUFFER_ADDR + RRL_BUFFER_SIZE)
+
+/* The recorder's answer to an untraced syscall that it took back: the task
+ * blocked in it (or a signal came for it) and the recorder interrupted it
+ * (recorder/blocking.cc). The kernel's ERESTARTSYS, which the kernel itself
+ * never returns to a program. The preload code then drops the record it had
+ * reserved, writes nothing, and the stub makes the syscall from its own,
+ * traced, syscall instruction. */
+#define RRL_SYSCALL_ABORTED (-512)
 
 /* Reads and writes larger than this take the traced path. */
 #define RRL_MAX_BUFFERED_IO 0x40000ULL
@@ -47,22 +57,28 @@ struct rrl_buffer_header {
   uint64_t wrap_pending; /* the next entry wraps */
   uint64_t fd_generation;        /* the recorder's: see above */
   uint64_t fd_cache_generation;  /* the fd_generation regular_fds is valid for */
-  uint64_t reserved[3];
-  /* fds known to be regular files (found by a buffered fstat), so that reads
-   * and writes on them need no fstat of their own. */
+  /* Futex waits the recorder took back in a row (saturating), and a count of
+   * the waits that went the traced way at once because of it (preload.c).
+   * Derived from recorded results only, so replay computes the same. */
+  uint64_t wait_aborts;
+  uint64_t wait_skips;
+  uint64_t reserved[1];
+  /* Unused since version 4 (reads and writes of any fd are buffered now;
+   * version 3 cached here which fds were regular files). */
   uint64_t regular_fds[RRL_CACHED_FDS / 64];
 };
 
-/* One buffered syscall, followed by out_len bytes (the memory it wrote at
- * out_addr), padded to 8 bytes; size covers all of it. */
+/* One buffered syscall, followed by the memory it wrote: out_len[0] bytes
+ * that were at out_addr[0], then out_len[1] bytes from out_addr[1], ...
+ * (unused areas have length 0), padded to 8 bytes; size covers all of it. */
+#define RRL_OUT_AREAS 3
 struct rrl_record {
   uint64_t size;
   int64_t syscallno;
   uint64_t args[6];
   int64_t result;
-  uint64_t out_addr;
-  uint64_t out_len;
-  uint64_t reserved;
+  uint64_t out_addr[RRL_OUT_AREAS];
+  uint64_t out_len[RRL_OUT_AREAS];
 };
 
 #endif

@@ -136,7 +136,7 @@ Expected<bool> Session::patch_at_entry(Task& t, Registers& regs) {
     kLog.debug(t.tid, "site {:#x}: patch deferred to the syscall's exit", site);
     as.sites[site] = AddressSpace::Site::kPending;
     as.stub_next += stub_size;
-    as.pending.push_back({site, std::move(**plan), stub_addr});
+    as.pending.push_back({site, std::move(**plan), stub_addr, t.tid, 0});
     return false;
   }
   auto others = other_task_spots(t);
@@ -156,7 +156,8 @@ Expected<bool> Session::patch_at_entry(Task& t, Registers& regs) {
 }
 
 Status Session::write_patch(Task& t, const monkeypatch::SitePlan& plan, uint64_t stub_addr,
-                            uint64_t site, uint64_t restart_ip, int64_t restart_nr) {
+                            uint64_t site, uint64_t restart_ip, int64_t restart_nr,
+                            const PendingPatch* deferred) {
   RRL_TRY(ptrace::write_memory(t.tid, RemoteAddr(stub_addr), plan.stub));
   RRL_TRY(ptrace::write_memory(t.tid, RemoteAddr(plan.region.start), plan.jump));
   kLog.debug(t.tid, "patched {} site {:#x}: region [{:#x}, {:#x}), stub at {:#x}",
@@ -167,15 +168,25 @@ Status Session::write_patch(Task& t, const monkeypatch::SitePlan& plan, uint64_t
   ev.writes.push_back({plan.region.start, plan.jump});
   ev.restart_ip = restart_ip;
   ev.restart_nr = restart_nr;
+  if (deferred) {
+    ev.deferred = true;
+    ev.requested_by = deferred->requested_by;
+    ev.waits = deferred->waits;
+  }
   return record(t.tid, std::move(ev));
 }
 
-// Where the other tasks of t's address space are; nullopt when one of them
-// cannot be located (then nothing may be patched now).
+// Where the other tasks of t's address space are, and where every task of
+// it (t too) returns to from the signal handlers it is running: a handler
+// that interrupted a syscall returns to it, or restarts it, even though the
+// task's own ip is in the handler. nullopt when a task cannot be located
+// (then nothing may be patched now).
 std::optional<std::vector<monkeypatch::TaskSpot>> Session::other_task_spots(const Task& t) {
   std::vector<monkeypatch::TaskSpot> spots;
   for (const auto& [tid, o] : tasks_) {
-    if (o.get() == &t || o->as != t.as || o->exit_recorded) continue;
+    if (o->as != t.as || o->exit_recorded) continue;
+    for (uint64_t ip : o->handler_returns) spots.push_back({ip, true});
+    if (o.get() == &t) continue;
     if (o->in_syscall) {
       spots.push_back({o->entry_regs.ip(), true});
       continue;
@@ -212,13 +223,14 @@ Status Session::retry_pending_patches(Task& t) {
         monkeypatch::PatchVerdict::kWait) {
       kLog.debug(t.tid, "site {:#x}: a task is inside its region, the patch waits",
                  pending[i].site);
+      ++pending[i].waits;
       ++i;
       continue;
     }
     PendingPatch p = std::move(pending[i]);
     pending.erase(pending.begin() + static_cast<long>(i));
     t.as->sites[p.site] = AddressSpace::Site::kPatched;
-    RRL_TRY(write_patch(t, p.plan, p.stub_addr, p.site, /*restart_ip=*/0, /*restart_nr=*/-1));
+    RRL_TRY(write_patch(t, p.plan, p.stub_addr, p.site, /*restart_ip=*/0, /*restart_nr=*/-1, &p));
   }
   return {};
 }

@@ -185,7 +185,7 @@ Expected<bool> Session::step_once(Task& t) {
 // arrives in user code.
 Expected<bool> Session::resume_to_trap(Task& t, bool step) {
   while (true) {
-    if (step) t.stepped = true;
+    if (step) t.stepped = t.trap_flag_risk = true;
     RRL_TRY(step ? ptrace::singlestep(t.tid) : ptrace::cont(t.tid));
     int status = 0;
     while (::waitpid(t.tid, &status, __WALL) < 0)

@@ -34,6 +34,12 @@ int shell_status(int wait_status) {
 
 }  // namespace
 
+int64_t monotonic_us() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);  // not _COARSE: chaos slices are 1 ms
+  return ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 Session::Session(trace::TraceWriter& writer, pid_t initial, bool syscall_buffer,
                  std::unique_ptr<progress::Source> progress, std::optional<uint64_t> chaos_seed)
     : writer_(writer),
@@ -88,35 +94,44 @@ Status Session::run() {
 }
 
 // Time slices. A task that runs user code without any stop must not starve a
-// task that is ready: after kTimeSliceMs it is interrupted (PTRACE_INTERRUPT)
-// and goes to the back of the queue. The SIGALRM timer only exists to wake the
-// scheduler out of waitpid.
+// task that is ready: after its slice it is interrupted (PTRACE_INTERRUPT)
+// and goes to the back of the queue. A task asleep in a buffered syscall
+// counts as running user code; it is found out much sooner, by polling
+// (blocking.cc). The SIGALRM timer only exists to wake the scheduler out of
+// waitpid.
 void Session::enforce_time_slice() {
   bool others_wait = running_ && (!ready_.empty() || !running_->deferred.empty());
   if (!others_wait || running_->interrupt_sent) {
     set_alarm(0);
     return;
   }
-  int64_t elapsed = monotonic_ms() - running_since_ms_;
-  if (elapsed >= running_slice_ms_) {
+  int64_t now = monotonic_us();
+  int64_t slice_end = running_since_us_ + running_slice_ms_ * 1000;
+  if (now >= slice_end || blocked_in_untraced(*running_, now)) {
     set_alarm(0);
     if (ptrace::interrupt(running_->tid)) running_->interrupt_sent = true;
     return;
   }
-  set_alarm(running_since_ms_ + running_slice_ms_);
+  int64_t wake = slice_end;
+  if (running_->as && running_->as->preload) wake = std::min(wake, next_block_check_us_);
+  set_alarm(wake);
 }
 
-// Arms SIGALRM for `deadline_ms` (monotonic), or disarms it with 0; a timer
+// Arms SIGALRM for `deadline_us` (monotonic), or disarms it with 0; a timer
 // already set for that deadline is left alone (this runs at every stop).
-void Session::set_alarm(int64_t deadline_ms) {
-  if (take_alarm()) alarm_deadline_ms_ = 0;  // it went off: nothing is armed now
-  if (deadline_ms == alarm_deadline_ms_) return;
-  alarm_deadline_ms_ = deadline_ms;
+// The timer repeats every kAlarmRepeatUs after the deadline: an alarm that
+// goes off before the scheduler is inside waitpid would otherwise be lost.
+void Session::set_alarm(int64_t deadline_us) {
+  constexpr int64_t kAlarmRepeatUs = 1000;
+  if (take_alarm()) alarm_deadline_us_ = -1;  // it went off: it repeats, re-arm or disarm it
+  if (deadline_us == alarm_deadline_us_) return;
+  alarm_deadline_us_ = deadline_us;
   itimerval timer{};
-  if (deadline_ms != 0) {
-    int64_t left_ms = std::max<int64_t>(1, deadline_ms - monotonic_ms());
-    timer.it_value.tv_sec = left_ms / 1000;
-    timer.it_value.tv_usec = static_cast<suseconds_t>((left_ms % 1000) * 1000);
+  if (deadline_us != 0) {
+    int64_t left_us = std::max<int64_t>(1, deadline_us - monotonic_us());
+    timer.it_value.tv_sec = left_us / 1000000;
+    timer.it_value.tv_usec = static_cast<suseconds_t>(left_us % 1000000);
+    timer.it_interval.tv_usec = kAlarmRepeatUs;
   }
   ::setitimer(ITIMER_REAL, &timer, nullptr);
 }
@@ -182,15 +197,21 @@ Status Session::wait_for_stop(bool block) {
   bool ended_user_code = running_ == &t;
   if (ended_user_code) running_ = nullptr;
   t.pending_status = status;
+  // A task waiting for its turn reports again only when something (SIGKILL,
+  // an exit_group of another thread) took it out of its stop: that new stop
+  // is what to handle now, not the old resumption.
+  if (t.state == TaskState::kReady) t.resume_pending = false;
   if (t.state != TaskState::kReady) {
     t.state = TaskState::kReady;
     // The stop that ends a stretch of user code is handled (and recorded) before
     // anything else, so events keep the order in which user code ran.
     if (ended_user_code) {
       ready_.push_front(tid);
+      ready_.push_front(tid);
       urgent_ = tid;
     } else {
       ready_.push_back(tid);
+      if (running_) poll_block_now(monotonic_us());
     }
   }
   return {};
@@ -233,6 +254,11 @@ Status Session::handle_stop(Task& t) {
 }
 
 Status Session::resume(Task& t, bool to_syscall_exit, int sig) {
+  // A task that was single-stepped (progress.cc, syscallbuf.cc) must not go
+  // on with a trap flag of its own: it would die of a SIGTRAP.
+  if (std::exchange(t.trap_flag_risk, false)) {
+    if (auto st = clear_trap_flag(t.tid); !st && !ptrace::is_died(st.error())) return st;
+  }
   auto st = to_syscall_exit ? ptrace::syscall(t.tid, sig) : ptrace::cont(t.tid, sig);
   if (!st) {
     // A task killed under our feet reports its exit through waitpid.
@@ -247,8 +273,9 @@ Status Session::resume(Task& t, bool to_syscall_exit, int sig) {
   } else {
     t.state = TaskState::kRunning;
     running_ = &t;
-    running_since_ms_ = monotonic_ms();
+    running_since_us_ = monotonic_us();
     running_slice_ms_ = chaos_ ? std::min(t.slice_ms, chaos_->slice_ms()) : t.slice_ms;
+    start_block_polling(running_since_us_);
   }
   return {};
 }

@@ -49,6 +49,8 @@ struct PendingPatch {
   uint64_t site = 0;
   monkeypatch::SitePlan plan;
   uint64_t stub_addr = 0;
+  pid_t requested_by = 0;  // whose syscall asked for it (for `rr-like dump`)
+  uint32_t waits = 0;      // syscall exits that found a task inside
 };
 
 // What the recorder knows of one address space (shared by its threads and by
@@ -86,10 +88,15 @@ struct Task {
   bool delivering_arbitrary = false;                // ... at an arbitrary point
   std::optional<uint64_t> delivering_branches;      // ... and its branch count
   Registers boundary_regs;      // registers at its last syscall exit
+  // Where the signal handlers it runs return to (innermost last): pushed when
+  // a caught signal is delivered, popped at rt_sigreturn. Deferred patching
+  // counts these as places the task is (patching.cc).
+  std::vector<uint64_t> handler_returns;
   bool exit_recorded = false;
   bool entry_marker_pending = false;  // see Session::record()
   bool interrupt_sent = false;
   bool stepped = false;  // single-stepped by the recorder since its last syscall (progress.cc)
+  bool trap_flag_risk = false;  // single-stepped since it last ran: see Session::resume()
   int64_t slice_ms = kTimeSliceMs;  // its time slice: shorter while it spin-waits (signals.cc)
   bool resume_pending = false;  // preempted: its stop is recorded, it only waits for its turn //
                                 // PTRACE_INTERRUPT for a time slice is on its way
@@ -138,7 +145,7 @@ class Session {
   Status record(pid_t tid, trace::EventData data);
   Status write_event(pid_t tid, trace::EventData data);
   void enforce_time_slice();
-  void set_alarm(int64_t deadline_ms);
+  void set_alarm(int64_t deadline_us);
 
   // Syscalls (syscall_stops.cc).
   Status on_syscall_entry(Task& t);
@@ -163,6 +170,14 @@ class Session {
   Expected<bool> try_emulate_rdtsc(Task& t);
   Status patch_vdso(Task& t, const std::vector<uint8_t>& auxv);
 
+  // Buffered syscalls that block (blocking.cc).
+  void start_block_polling(int64_t now_us);
+  void poll_block_now(int64_t now_us);
+  bool blocked_in_untraced(const Task& t, int64_t now_us);
+  enum class TakeBack { kNo, kAborted, kAbortedDropSignal };
+  Expected<TakeBack> take_back_untraced(Task& t, int sig);
+  Status abort_untraced(Task& t, Registers& regs, int64_t nr);
+
   // Syscall buffering (syscallbuf.cc).
   Status inject_preload(Task& t);
   Expected<int64_t> inject_syscall(Task& t, uint64_t insn, int64_t nr,
@@ -177,7 +192,8 @@ class Session {
   Expected<std::optional<monkeypatch::SitePlan>> plan_site(Task& t, uint64_t site,
                                                            uint64_t stub_addr);
   Status write_patch(Task& t, const monkeypatch::SitePlan& plan, uint64_t stub_addr, uint64_t site,
-                     uint64_t restart_ip, int64_t restart_nr);
+                     uint64_t restart_ip, int64_t restart_nr,
+                     const PendingPatch* deferred = nullptr);
   Status retry_pending_patches(Task& t);
   std::optional<std::vector<monkeypatch::TaskSpot>> other_task_spots(const Task& t);
   Expected<const std::vector<uint8_t>*> elf_image(const std::string& path);
@@ -195,17 +211,27 @@ class Session {
   std::deque<pid_t> pending_entries_;
   std::set<pid_t> shared_file_maps_;  // processes with a MAP_SHARED file mapping  // tasks whose
                                       // syscall entry has no event yet
-  int64_t running_since_ms_ = 0;
+  int64_t running_since_us_ = 0;
   int64_t running_slice_ms_ = kTimeSliceMs;  // the running task's current slice
   pid_t urgent_ = 0;  // its stop ended a stretch of user code: handled first
   std::optional<Chaos> chaos_;
   std::unique_ptr<progress::Source> progress_;  // branch counts, where there is a counter
-  int64_t alarm_deadline_ms_ = 0;  // when SIGALRM is due, 0 when not armed
+  int64_t alarm_deadline_us_ = 0;  // when SIGALRM is due, 0 when not armed
+  // Polling the running task for a block in a buffered syscall (blocking.cc).
+  int64_t next_block_check_us_ = 0;
+  int64_t block_check_gap_us_ = 0;
   int64_t last_flush_ms_ = 0;
   // Identity (st_dev, st_ino) of rr-like's own stdout and stderr, to mark the
   // writes that replay must show again.
   std::array<std::pair<uint64_t, uint64_t>, 2> std_files_{};
 };
+
+// CLOCK_MONOTONIC in microseconds.
+int64_t monotonic_us();
+
+// Clears the trap flag that single-stepping may have left in the task's own
+// flags (syscallbuf.cc).
+Status clear_trap_flag(pid_t tid);
 
 // Set by rr-like's SIGINT/SIGTERM/SIGHUP handler.
 bool interrupted();

@@ -23,7 +23,10 @@
 #include <unistd.h>
 #include <x86intrin.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #include "common/log.h"
 #include "common/ptrace.h"
@@ -43,6 +46,18 @@ bool is_stop_signal(int sig) {
 bool is_synchronous(int sig, const siginfo_t& si) {
   bool fault = sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP;
   return fault && si.si_code > 0 && si.si_code != SI_KERNEL;
+}
+
+// Whether the task has a handler for sig (SigCgt of /proc/TID/status).
+bool catches(pid_t tid, int sig) {
+  std::ifstream f("/proc/" + std::to_string(tid) + "/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (!line.starts_with("SigCgt:")) continue;
+    uint64_t mask = std::strtoull(line.c_str() + 7, nullptr, 16);
+    return (mask >> (sig - 1)) & 1;
+  }
+  return true;  // unknown: assume it does (the safe side for patching)
 }
 
 bool same_registers(const Registers& a, const Registers& b) {
@@ -98,6 +113,11 @@ std::optional<uint64_t> Session::branch_count(const Task& t) {
 
 Status Session::on_preempted(Task& t) {
   t.interrupt_sent = false;
+  // Asleep in a buffered syscall (blocking.cc): it goes the traced way now,
+  // and its next stop is that syscall's entry, where held-back signals go.
+  auto taken = take_back_untraced(t, 0);
+  if (!taken) return std::unexpected(taken.error());
+  if (*taken != TakeBack::kNo) return resume(t, /*to_syscall_exit=*/false);
   if (!t.in_syscall && t.as && t.as->preload) {
     // Never leave a task inside the preload code (see syscallbuf.cc).
     auto out = step_out_of_preload(t);
@@ -157,6 +177,27 @@ Status Session::on_signal(Task& t, int sig) {
     if (!emulated) return std::unexpected(emulated.error());
     if (*emulated) return resume(t, /*to_syscall_exit=*/false);
   }
+  // It ended a buffered syscall (blocking.cc): take that back first, and
+  // hold the signal back until the traced syscall's entry, so that no
+  // handler runs while the task holds a reserved record of the buffer.
+  auto taken = take_back_untraced(t, sig);
+  if (!taken) return std::unexpected(taken.error());
+  if (*taken != TakeBack::kNo) {
+    bool redelivered = t.delivering == sig;
+    if (redelivered) {
+      t.delivering = 0;
+      t.delivering_progress.clear();
+    }
+    if (*taken == TakeBack::kAbortedDropSignal) return resume(t, /*to_syscall_exit=*/false);
+    if (redelivered) {
+      t.deferred.push_front(t.delivering_info);  // it was the oldest
+    } else {
+      bool already = false;
+      for (const auto& d : t.deferred) already |= d.si_signo == sig;
+      if (sig >= SIGRTMIN || !already) t.deferred.push_back(*si);
+    }
+    return resume(t, /*to_syscall_exit=*/false);
+  }
   auto regs = ptrace::get_regs(t.tid);
   if (!regs)
     return ptrace::is_died(regs.error()) ? Status{} : Status(std::unexpected(regs.error()));
@@ -193,6 +234,7 @@ Status Session::on_signal(Task& t, int sig) {
     ev.branches = std::exchange(t.delivering_branches, std::nullopt);
   }
   RRL_TRY(record(t.tid, ev));
+  if (!is_stop_signal(sig) && catches(t.tid, sig)) t.handler_returns.push_back(regs->ip());
   return resume(t, /*to_syscall_exit=*/t.in_syscall, sig);
 }
 

@@ -82,6 +82,9 @@ Status Session::on_syscall_exit(Task& t) {
   if (!regs)
     return ptrace::is_died(regs.error()) ? Status{} : Status(std::unexpected(regs.error()));
   t.in_syscall = false;
+  // Back from a signal handler: the task stands where the handler returned
+  // to now (at its exit, not its entry: in between, nothing is there yet).
+  if (t.entry_nr == SYS_rt_sigreturn && !t.handler_returns.empty()) t.handler_returns.pop_back();
   trace::SyscallEvent ev;
   ev.syscallno = t.entry_nr;
   ev.args = t.entry_args;

@@ -26,6 +26,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <map>
@@ -51,7 +52,7 @@ bool may_replace_fd(int64_t nr) {
 }
 
 bool is_write_syscall(int64_t nr) {
-  return nr == SYS_write || nr == SYS_pwrite64;
+  return nr == SYS_write || nr == SYS_pwrite64 || nr == SYS_writev;
 }
 
 }  // namespace
@@ -183,16 +184,21 @@ Status Session::record_buffered(Task& t, std::span<const uint8_t> records) {
   while (pos + sizeof(rrl_record) <= records.size()) {
     rrl_record rec;
     std::memcpy(&rec, records.data() + pos, sizeof rec);
+    uint64_t out_total = 0;
+    for (uint64_t len : rec.out_len) out_total += std::min<uint64_t>(len, records.size());
     if (rec.size < sizeof rec || pos + rec.size > records.size() ||
-        rec.out_len > rec.size - sizeof rec)
+        out_total > rec.size - sizeof rec)
       return fail(fmt::format("corrupt syscall buffer record at offset {} of task {}", pos, t.tid));
     trace::BufferedSyscallEvent ev;
     ev.syscallno = rec.syscallno;
     std::memcpy(ev.args.data(), rec.args, sizeof rec.args);
     ev.result = rec.result;
-    if (rec.out_len > 0) {
-      auto data = records.subspan(pos + sizeof rec, rec.out_len);
-      ev.writes.push_back({rec.out_addr, std::vector<uint8_t>(data.begin(), data.end())});
+    size_t data_pos = pos + sizeof rec;
+    for (int i = 0; i < RRL_OUT_AREAS; ++i) {
+      if (rec.out_len[i] == 0) continue;
+      auto data = records.subspan(data_pos, rec.out_len[i]);
+      ev.writes.push_back({rec.out_addr[i], std::vector<uint8_t>(data.begin(), data.end())});
+      data_pos += rec.out_len[i];
     }
     // The fd cannot have changed since: closing or duplicating is traced,
     // and the flush comes first at that stop.
@@ -211,8 +217,6 @@ Status Session::record_buffered(Task& t, std::span<const uint8_t> records) {
   return {};
 }
 
-namespace {
-
 // Single-stepping pushfq/popfq in the preload entry can leave the trap flag
 // set in the task's own flags: clear it, or the program gets a SIGTRAP later.
 Status clear_trap_flag(pid_t tid) {
@@ -224,8 +228,6 @@ Status clear_trap_flag(pid_t tid) {
   return ptrace::set_regs(tid, *regs);
 }
 
-}  // namespace
-
 // Single-steps a task that a time slice stopped inside the preload code until
 // it is out. true: it is out and stopped; false: it stopped for another
 // reason, or died: that wait status is now t.pending_status.
@@ -233,10 +235,20 @@ Expected<bool> Session::step_out_of_preload(Task& t) {
   for (int steps = 0; steps < kMaxStepsOut; ++steps) {
     auto regs = ptrace::get_regs(t.tid);
     if (!regs) return std::unexpected(regs.error());
-    if (!preload::in_preload_code(regs->ip())) {
+    // At the entry's first instruction (a pushfq, which must not be stepped:
+    // the saved trap flag would come back later) nothing of the buffer is
+    // held yet: as good as out.
+    if (!preload::in_preload_code(regs->ip()) || regs->ip() == preload::entry_address()) {
       RRL_TRY(clear_trap_flag(t.tid));
       return true;
     }
+    // Never step into the untraced syscall: it may block, with every other
+    // task of the address space held up. Take it back (blocking.cc) instead.
+    if (regs->ip() + 2 == preload::untraced_end_address()) {
+      RRL_TRY(abort_untraced(t, *regs, static_cast<int64_t>(regs->r.rax)));
+      continue;
+    }
+    t.stepped = t.trap_flag_risk = true;
     RRL_TRY(ptrace::singlestep(t.tid));
     int status = 0;
     while (::waitpid(t.tid, &status, __WALL) < 0)

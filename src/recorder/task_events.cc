@@ -155,6 +155,7 @@ Status Session::on_exec(Task& t) {
     }
   }
   t.first_stop = false;
+  t.handler_returns.clear();
   auto regs = ptrace::get_regs(t.tid);
   if (!regs) return std::unexpected(regs.error());
   if (regs->arch == Arch::kX86)

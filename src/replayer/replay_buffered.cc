@@ -61,15 +61,19 @@ Status ReplaySession::on_buffered(const trace::Event& ev, const trace::BufferedS
   }
   if (t.at_real_entry) RRL_TRY(skip_real_entry(t));
   RRL_TRY(write_all(t, be.writes));
-  if (be.flags != 0 && echo_) {
+  const uint8_t echo = be.flags & (trace::SyscallEvent::kToStdout | trace::SyscallEvent::kToStderr);
+  if (echo != 0 && echo_) {
     trace::SyscallEvent sc;
     sc.syscallno = be.syscallno;
     sc.args = be.args;
-    sc.flags = be.flags;
+    sc.flags = echo;
     sc.regs = *regs;
     sc.regs.r.rax = static_cast<uint64_t>(be.result);
     echo_output(t, sc);
   }
+  // An aborted one (the recorder took it back) gets RRL_SYSCALL_ABORTED as
+  // its recorded result, like any other result: the preload code then makes
+  // it again through its traced syscall, the task's next event.
   regs->r.rax = static_cast<uint64_t>(be.result);
   RRL_TRY(ptrace::set_regs(t.tid, *regs));
   t.at_entry = false;

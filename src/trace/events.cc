@@ -204,12 +204,18 @@ void put(ByteWriter& w, const PatchEvent& e) {
   put_writes(w, e.writes);
   w.u64(e.restart_ip);
   w.i64(e.restart_nr);
+  w.u8(e.deferred ? 1 : 0);
+  w.u32(static_cast<uint32_t>(e.requested_by));
+  w.u32(e.waits);
 }
 void get(ByteReader& rd, PatchEvent& e) {
   e.what = rd.str();
   e.writes = get_writes(rd);
   e.restart_ip = rd.u64();
   e.restart_nr = rd.i64();
+  e.deferred = rd.u8() != 0;
+  e.requested_by = static_cast<int32_t>(rd.u32());
+  e.waits = rd.u32();
 }
 
 void put(ByteWriter& w, const BufferedSyscallEvent& e) {

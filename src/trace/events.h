@@ -118,22 +118,37 @@ struct ExitEvent {
 // restart_nr, which the recorder cancelled: the task continues at restart_ip
 // with rax = restart_nr (the patched site, which now makes that syscall
 // through the preload code).
+//
+// A deferred patch (recorder/patching.cc) is written at a syscall exit,
+// possibly another task's: `requested_by` is the task whose syscall asked for
+// it, and `waits` how many syscall exits refused it first because a task was
+// inside its region.
 struct PatchEvent {
   std::string what;
   std::vector<MemWrite> writes;
   uint64_t restart_ip = 0;
   int64_t restart_nr = -1;
+  bool deferred = false;
+  int32_t requested_by = 0;
+  uint32_t waits = 0;
 };
 
 // A syscall the preload code made without a ptrace stop, flushed from the
 // syscall buffer. In replay it is the next syscall the task makes (from the
 // preload code's untraced syscall instruction), emulated from this record.
+//
+// kAborted: the syscall blocked (or a signal came for it) and the recorder
+// took it back (recorder/blocking.cc): it returns RRL_SYSCALL_ABORTED, wrote
+// nothing, and the preload code makes it again through ptrace (the task's
+// next event is that traced syscall).
 struct BufferedSyscallEvent {
+  static constexpr uint8_t kAborted = 0x80;
   int64_t syscallno = 0;
   std::array<uint64_t, 6> args{};
   int64_t result = 0;
-  uint8_t flags = 0;  // SyscallEvent::kToStdout / kToStderr
+  uint8_t flags = 0;  // SyscallEvent::kToStdout / kToStderr, kAborted
   std::vector<MemWrite> writes;
+  bool aborted() const { return (flags & kAborted) != 0; }
 };
 
 // The recorder mapped the preload code (and its stub and buffer areas) into

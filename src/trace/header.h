@@ -16,7 +16,8 @@ namespace rrl::trace {
 
 // Bump whenever the header, the event encoding (events.h) or the stream
 // format (stream.h) changes. Readers accept exactly this version.
-constexpr uint32_t kTraceVersion = 4;  // 2: buffered syscalls; 3: progress words; 4: chaos, branch counts
+constexpr uint32_t kTraceVersion = 5;  // 2: buffered syscalls; 3: progress words; 4: chaos, branch counts;
+                                       // 5: aborted buffered syscalls, deferred patches
 
 struct Header {
   enum class State : uint8_t { kRecording, kComplete, kInterrupted, kFailed };

@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Checks the `rr-like dump` of a syscall-buffering regression (issue 5).
+
+usage: check_patch_dump.py CASE DUMP_FILE
+
+futex_signal (regression a, tests/programs/patch_futex_signal.c):
+  - a deferred patch of a futex site exists, asked for by the waiting thread
+    (the one that gets SIGUSR1), and it was refused at least once first;
+  - no deferred patch names a read or pread64 site (the handler's syscalls);
+  - the futex patch is never written while a SIGUSR1 handler of the waiter
+    runs (between its signal event and its rt_sigreturn);
+  - afterwards the site is used: the waiter makes buffered futex calls, and
+    the recorder took at least one back (aborted) when it blocked.
+wait_blocked (regression b, tests/programs/patch_wait_blocked.c):
+  - a deferred futex patch was refused at least once, then written at the
+    syscall exit of a task other than the one that asked for it, right
+    after that task's futex returned (it had been inside the region);
+  - the asking task's own futex returned before the patch was written.
+blocking_signal (tests/programs/blocking_signal.c):
+  - buffered syscalls that a signal ended were taken back (aborted), and
+    every SIGALRM was delivered outside the preload code proper (a stub's
+    traced syscall is fine: it holds no record of the buffer).
+Prints what it found; exits 1 with FAIL lines when a check fails."""
+import json
+import sys
+
+
+# [RRL_PRELOAD_BASE, +RRL_CODE_SIZE) of src/preload/preload_interface.h.
+PRELOAD_CODE = (0x7fffb0000000, 0x7fffb0010000)
+
+
+def load(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def deferred_patches(events):
+    return [e for e in events if e["kind"] == "patch" and e.get("deferred")]
+
+
+def fail(msg):
+    print("FAIL: " + msg)
+    return 1
+
+
+def check_futex_signal(events):
+    bad = 0
+    waiters = {e["tid"] for e in events if e["kind"] == "signal" and e.get("signal") == "SIGUSR1"}
+    if len(waiters) != 1:
+        return fail(f"expected SIGUSR1 for exactly one thread, got {sorted(waiters)}")
+    waiter = waiters.pop()
+    patches = deferred_patches(events)
+    futex = [p for p in patches if p["what"].startswith("futex site") and p["requested_by"] == waiter]
+    if not futex:
+        return fail("no deferred patch of a futex site asked for by the waiting thread")
+    for p in patches:
+        if p["what"].startswith("read site") or p["what"].startswith("pread64 site"):
+            bad |= fail(f"a deferred patch landed on a read site: {p['what']} (event {p['event']})")
+    p = futex[0]
+    print(f"deferred patch: {p['what']} at event {p['event']}, asked for by {p['requested_by']}, "
+          f"written at an exit of {p['tid']} after {p['waits']} refusals")
+    if p["waits"] < 1:
+        bad |= fail("the futex patch was never refused: the test did not exercise the deferral")
+    in_handler = False
+    for e in events:
+        if e["tid"] != waiter:
+            if e is p and in_handler:
+                bad |= fail(f"the futex patch was written at event {e['event']} while the waiter's "
+                            "handler ran (it returns into the patched region)")
+            continue
+        if e["kind"] == "signal" and e.get("signal") == "SIGUSR1":
+            in_handler = True
+        elif e["kind"] == "syscall" and e.get("syscall") == "rt_sigreturn":
+            in_handler = False
+        elif e is p and in_handler:
+            bad |= fail(f"the futex patch was written at event {e['event']} inside the handler")
+    after = [e for e in events if e["event"] > p["event"] and e["tid"] == waiter
+             and e["kind"] == "buffered_syscall" and e["syscall"] == "futex"]
+    aborted = [e for e in after if e.get("aborted")]
+    print(f"after the patch: {len(after)} buffered futex calls of the waiter, {len(aborted)} taken back")
+    if not aborted:
+        bad |= fail("the waiter never blocked in a buffered futex that the recorder took back")
+    return bad
+
+
+def check_wait_blocked(events):
+    bad = 0
+    patches = [p for p in deferred_patches(events) if p["what"].startswith("futex site")
+               and p["requested_by"] != p["tid"]]
+    if not patches:
+        return fail("no deferred futex patch written at another task's syscall exit")
+    p = patches[0]
+    print(f"deferred patch: {p['what']} at event {p['event']}, asked for by {p['requested_by']}, "
+          f"written at an exit of {p['tid']} after {p['waits']} refusals")
+    if p["waits"] < 1:
+        bad |= fail("the patch was never refused")
+    before = [e for e in events if e["tid"] == p["tid"] and e["event"] < p["event"]]
+    if not before or before[-1]["kind"] != "syscall" or before[-1]["syscall"] != "futex":
+        bad |= fail(f"the patch was not written right after task {p['tid']}'s futex returned")
+    asker = [e for e in events if e["tid"] == p["requested_by"] and e["kind"] == "syscall"
+             and e["syscall"] == "futex" and e["event"] < p["event"]]
+    if not asker:
+        bad |= fail("the asking task's futex had not returned before the patch")
+    return bad
+
+
+def check_blocking_signal(events):
+    bad = 0
+    aborted = [e for e in events if e["kind"] == "buffered_syscall" and e.get("aborted")]
+    alarms = [e for e in events if e["kind"] == "signal" and e.get("signal") == "SIGALRM"]
+    print(f"{len(aborted)} buffered syscalls taken back, {len(alarms)} SIGALRM deliveries: "
+          + ", ".join(sorted({e["syscall"] for e in aborted})))
+    if len(alarms) != 10:
+        bad |= fail(f"expected 10 SIGALRM deliveries, got {len(alarms)}")
+    if not aborted:
+        bad |= fail("no buffered syscall was taken back")
+    for e in alarms:
+        ip = int(e["ip"], 16)
+        if PRELOAD_CODE[0] <= ip < PRELOAD_CODE[1]:
+            bad |= fail(f"SIGALRM delivered inside the preload code at event {e['event']}")
+    return bad
+
+
+def main():
+    case, path = sys.argv[1], sys.argv[2]
+    events = load(path)
+    checks = {"futex_signal": check_futex_signal, "wait_blocked": check_wait_blocked,
+              "blocking_signal": check_blocking_signal}
+    return checks[case](events)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
