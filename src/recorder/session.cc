@@ -207,7 +207,6 @@ Status Session::wait_for_stop(bool block) {
     // anything else, so events keep the order in which user code ran.
     if (ended_user_code) {
       ready_.push_front(tid);
-      ready_.push_front(tid);
       urgent_ = tid;
     } else {
       ready_.push_back(tid);
