@@ -2,6 +2,8 @@
 #include <string.h>
 
 #include <cstdio>
+#include <cstring>
+#include <map>
 #include <optional>
 
 #include "cli/commands.h"
@@ -20,6 +22,9 @@ constexpr const char* kDumpUsage = R"(usage: rr-like dump [TRACE]
 Print the events of TRACE (a directory or a trace name; default: the latest
 trace) as one JSON object per line: event number, tid, kind and the kind's
 details (for syscalls: name, arguments, result and the memory they wrote).
+Events that happened at an arbitrary point of the program (a time slice that
+ran out, a signal delivered in the middle of user code), which replay has to
+search for, carry "arbitrary_point":true.
 )";
 
 template <class... Ts>
@@ -119,6 +124,29 @@ void describe(JsonObject& o, const trace::SchedEvent& e) {
   o.hex("ip", e.regs.ip()).unum("progress_words", e.progress.size());
 }
 
+// Tells which events the recorder placed at an arbitrary point: every time-slice
+// switch, and every signal that was sent (not raised by an instruction) and
+// delivered elsewhere than where the task's last syscall left it, the rule of
+// recorder/signals.cc. Replay finds such points by searching (fast_search.cc).
+class ArbitraryPoints {
+ public:
+  bool at_arbitrary_point(const trace::Event& ev) {
+    if (const auto* sc = std::get_if<trace::SyscallEvent>(&ev.data)) {
+      boundary_[ev.tid] = sc->regs;
+      return false;
+    }
+    if (std::holds_alternative<trace::SchedEvent>(ev.data)) return true;
+    const auto* sig = std::get_if<trace::SignalEvent>(&ev.data);
+    if (!sig || sig->deterministic) return false;
+    auto it = boundary_.find(ev.tid);
+    return it == boundary_.end() ||
+           std::memcmp(&it->second.r, &sig->regs.r, sizeof sig->regs.r) != 0;
+  }
+
+ private:
+  std::map<int32_t, Registers> boundary_;  // registers at each task's last syscall exit
+};
+
 }  // namespace
 
 int cmd_dump(const std::vector<std::string>& args) {
@@ -142,6 +170,7 @@ int cmd_dump(const std::vector<std::string>& args) {
     print_error(reader.error().describe());
     return kExitError;
   }
+  ArbitraryPoints arbitrary;
   while (true) {
     auto ev = reader->next();
     if (!ev) {
@@ -155,6 +184,7 @@ int cmd_dump(const std::vector<std::string>& args) {
         .num("tid", (*ev)->tid)
         .str("kind", trace::kind_name((*ev)->data));
     std::visit([&](const auto& d) { describe(o, d); }, (*ev)->data);
+    if (arbitrary.at_arbitrary_point(**ev)) o.boolean("arbitrary_point", true);
     std::printf("%s\n", o.done().c_str());
   }
   return 0;
