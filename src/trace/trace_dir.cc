@@ -27,6 +27,15 @@ std::string home_dir() {
   return ".";
 }
 
+// Replay runs the program in another working directory: a relative trace
+// path given by the user would name nothing there.
+std::string absolute(const std::string& path) {
+  if (path.starts_with('/')) return path;
+  char cwd[PATH_MAX];
+  if (!::getcwd(cwd, sizeof cwd)) return path;
+  return std::string(cwd) + "/" + path;
+}
+
 }  // namespace
 
 std::string default_trace_root() {
@@ -40,8 +49,8 @@ Expected<std::string> resolve_trace_dir(std::optional<std::string> name) {
   std::string root = default_trace_root();
   if (name && name->empty()) return fail("an empty trace name was given");
   if (name) {
-    if (is_directory(*name)) return *name;
-    std::string in_root = root + "/" + *name;
+    if (is_directory(*name)) return absolute(*name);
+    std::string in_root = absolute(root) + "/" + *name;
     if (name->find('/') == std::string::npos && is_directory(in_root)) return in_root;
     return fail("no trace named " + *name + " (looked in " + root + ")");
   }
@@ -52,7 +61,7 @@ Expected<std::string> resolve_trace_dir(std::optional<std::string> name) {
     return fail("no traces yet in " + root + ": record one with `rr-like record PROG`");
   if (n < 0) return fail_errno("cannot read the link " + link);
   std::string dir(target, static_cast<size_t>(n));
-  if (!dir.starts_with('/')) dir = root + "/" + dir;
+  if (!dir.starts_with('/')) dir = absolute(root) + "/" + dir;
   if (!is_directory(dir))
     return fail("the latest trace " + dir + " no longer exists; name a trace (see `rr-like ls`)");
   return dir;
