@@ -14,7 +14,9 @@
  * memory it wrote; anything else returns to the entry, which makes the
  * syscall from its own, traced, syscall instruction. Reads and writes are
  * buffered only on regular files, which never block; the fstat that decides
- * it is buffered too, so that replay sees every syscall made here. */
+ * it is buffered too, so that replay sees every syscall made here. An openat
+ * is buffered when it cannot wait (only opening a FIFO or a device can):
+ * see open_cannot_block. */
 #include <stddef.h>
 #include <sys/syscall.h>
 
@@ -28,7 +30,19 @@ enum { F_DUPFD = 0, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, F_DUPFD_
 /* Assembly parts (below): entry from the stubs and the untraced syscall. */
 long rrl_untraced(const long* frame) __attribute__((visibility("hidden")));
 
-enum { kStatSize = 144, kStatModeOffset = 24, kIfmt = 0170000, kIfreg = 0100000 };
+enum { kStatSize = 144, kStatModeOffset = 24, kIfmt = 0170000, kIfreg = 0100000, kIfdir = 0040000 };
+/* From <fcntl.h> and <linux/fs.h>, for the same reason. */
+enum {
+  kOCreat = 0100,
+  kOExcl = 0200,
+  kONonblock = 04000,
+  kODirectory = 0200000,
+  kONofollow = 0400000,
+  kOPath = 010000000,
+  kAtSymlinkNofollow = 0x100,
+  kENoent = 2,
+};
+#define RRL_FICLONE 0x40049409UL
 
 RRL_CODE static void copy_bytes(volatile unsigned char* to, const volatile unsigned char* from,
                                 uint64_t n) {
@@ -84,12 +98,17 @@ RRL_CODE static int buffer_call(long* frame, uint64_t out, uint64_t max_out, enu
 
 /* Whether fd is a regular file (a read or write on it cannot block): from
  * the cache while no fd was closed or replaced, else by a buffered fstat. */
-RRL_CODE static int is_regular_file(long fd) {
+RRL_CODE static struct rrl_buffer_header* fd_cache(void) {
   struct rrl_buffer_header* h = (struct rrl_buffer_header*)RRL_BUFFER_ADDR;
   if (h->fd_cache_generation != h->fd_generation) {
     for (int i = 0; i < RRL_CACHED_FDS / 64; ++i) h->regular_fds[i] = 0;
     h->fd_cache_generation = h->fd_generation;
   }
+  return h;
+}
+
+RRL_CODE static int is_regular_file(long fd) {
+  struct rrl_buffer_header* h = fd_cache();
   int cacheable = fd >= 0 && fd < RRL_CACHED_FDS;
   if (cacheable && (h->regular_fds[fd / 64] >> (fd % 64)) & 1) return 1;
   unsigned char st[kStatSize];
@@ -98,6 +117,51 @@ RRL_CODE static int is_regular_file(long fd) {
   unsigned mode = *(volatile unsigned*)(st + kStatModeOffset);
   if ((mode & kIfmt) != kIfreg) return 0;
   if (cacheable) h->regular_fds[fd / 64] |= 1ULL << (fd % 64);
+  return 1;
+}
+
+/* What an openat(dirfd, path, flags) opens, as far as it decides whether the
+ * open can wait. */
+enum OpenKind {
+  kOpenMayBlock, /* a FIFO, a device, a socket: traced */
+  kOpenOther,    /* cannot wait, but is not known to be a regular file */
+  kOpenRegular,  /* a regular file: reads and writes on the new fd are buffered */
+};
+
+/* Only opening a FIFO (or some devices) waits. A directory, an O_PATH or an
+ * O_NONBLOCK open never does, nor does one that creates a new file
+ * (O_CREAT|O_EXCL). Anything else is looked at first, by a buffered
+ * newfstatat of the same path: a regular file or a directory cannot make the
+ * open wait, and a path that does not exist makes it fail (or, with O_CREAT,
+ * create a regular file). A path replaced by a FIFO between the two calls
+ * would make the buffered open wait: the program raced with itself. */
+RRL_CODE static enum OpenKind open_kind(long dirfd, uint64_t path, uint64_t flags) {
+  if (flags & (kODirectory | kOPath)) return kOpenOther;
+  if ((flags & (kOCreat | kOExcl)) == (kOCreat | kOExcl)) return kOpenRegular;
+  if (flags & kONonblock) return kOpenOther;
+  unsigned char st[kStatSize];
+  long frame[7] = {SYS_newfstatat,
+                   dirfd,
+                   (long)path,
+                   (long)st,
+                   (flags & kONofollow) ? kAtSymlinkNofollow : 0,
+                   0,
+                   0};
+  if (!buffer_call(frame, (uint64_t)st, kStatSize, kOutOnZero)) return kOpenMayBlock;
+  if (frame[0] == -kENoent) return (flags & kOCreat) ? kOpenRegular : kOpenOther;
+  if (frame[0] != 0) return kOpenMayBlock;
+  unsigned mode = *(volatile unsigned*)(st + kStatModeOffset) & kIfmt;
+  if (mode == kIfreg) return kOpenRegular;
+  return mode == kIfdir ? kOpenOther : kOpenMayBlock;
+}
+
+RRL_CODE static int buffer_openat(long* frame) {
+  enum OpenKind kind = open_kind(frame[1], (uint64_t)frame[2], (uint64_t)frame[3]);
+  if (kind == kOpenMayBlock || !buffer_call(frame, 0, 0, kOutOnZero)) return 0;
+  long fd = frame[0];
+  /* The new fd's number was free, so the cache knows nothing of it yet. */
+  if (kind == kOpenRegular && fd >= 0 && fd < RRL_CACHED_FDS)
+    fd_cache()->regular_fds[fd / 64] |= 1ULL << (fd % 64);
   return 1;
 }
 
@@ -141,6 +205,16 @@ __attribute__((visibility("hidden"))) RRL_CODE int rrl_buffered(long* frame) {
       if (a1 != F_GETFD && a1 != F_SETFD && a1 != F_GETFL && a1 != F_SETFL && a1 != F_DUPFD &&
           a1 != F_DUPFD_CLOEXEC)
         return 0;
+      return buffer_call(frame, 0, 0, kOutOnZero);
+    case SYS_openat:
+      return buffer_openat(frame);
+    case SYS_fadvise64:
+    case SYS_unlinkat:
+    case SYS_mkdirat:
+      return buffer_call(frame, 0, 0, kOutOnZero);
+    case SYS_ioctl:
+      /* A reflink between regular files (cp tries one per file). */
+      if (a1 != RRL_FICLONE || !is_regular_file((long)a0)) return 0;
       return buffer_call(frame, 0, 0, kOutOnZero);
     case SYS_fstat:
       return buffer_call(frame, a1, kStatSize, kOutOnZero);

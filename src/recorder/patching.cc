@@ -11,6 +11,7 @@
 // every later syscall exit there until no task is inside it.
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -19,6 +20,7 @@
 #include "common/log.h"
 #include "common/proc_maps.h"
 #include "common/ptrace.h"
+#include "common/scoped_fd.h"
 #include "common/syscalls.h"
 #include "monkeypatch/branch_targets.h"
 #include "preload/blob.h"
@@ -57,13 +59,27 @@ std::optional<uint64_t> proc_syscall_ip(pid_t tid) {
 
 }  // namespace
 
-Expected<const std::vector<uint8_t>*> Session::elf_image(const std::string& path) {
-  auto it = elf_images_.find(path);
-  if (it != elf_images_.end()) return &it->second;
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return fail_errno("open " + path);
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  return &(elf_images_[path] = std::move(bytes));
+// The function index of a library being patched, built when a site in it is
+// first planned and kept for every later site and process.
+Expected<const monkeypatch::FunctionIndex*> Session::function_index(const std::string& path) {
+  auto it = function_indexes_.find(path);
+  if (it != function_indexes_.end()) return it->second.get();
+  ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st;
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0) return fail_errno("open " + path);
+  std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
+  size_t got = 0;
+  while (got < bytes.size()) {
+    ssize_t n = ::read(fd.get(), bytes.data() + got, bytes.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail_errno("read " + path);
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  bytes.resize(got);
+  auto index = monkeypatch::FunctionIndex::build(std::move(bytes));
+  if (!index) return std::unexpected(index.error());
+  return (function_indexes_[path] = std::move(*index)).get();
 }
 
 // The plan for the site, or nullopt when it is not to be patched (logged).
@@ -77,21 +93,19 @@ Expected<std::optional<monkeypatch::SitePlan>> Session::plan_site(Task& t, uint6
     if (site >= e.start && site < e.end) m = &e;
   }
   if (!m || !patchable_object(*m)) return std::nullopt;
-  std::vector<uint8_t> vdso_image;
-  const std::vector<uint8_t>* image = nullptr;
+  Expected<std::optional<monkeypatch::FunctionBounds>> bounds = std::nullopt;
   if (m->path == "[vdso]") {
-    vdso_image.resize(m->end - m->start);
+    std::vector<uint8_t> vdso_image(m->end - m->start);
     RRL_TRY(ptrace::read_memory(t.tid, RemoteAddr(m->start), vdso_image));
-    image = &vdso_image;
     bias = m->start;
+    bounds = monkeypatch::function_bounds(vdso_image, site - bias);
   } else {
     for (const auto& e : *maps)
       if (e.path == m->path && e.offset == 0) bias = e.start;
-    auto file = elf_image(m->path);
-    if (!file) return std::unexpected(file.error());
-    image = *file;
+    auto index = function_index(m->path);
+    if (!index) return std::unexpected(index.error());
+    bounds = (*index)->lookup(site - bias);
   }
-  auto bounds = monkeypatch::function_bounds(*image, site - bias);
   if (!bounds || !*bounds) {
     kLog.debug(t.tid, "site {:#x} in {}: no function bounds", site, m->path);
     return std::nullopt;

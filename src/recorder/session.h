@@ -28,6 +28,7 @@
 
 #include "common/error.h"
 #include "common/registers.h"
+#include "monkeypatch/branch_targets.h"
 #include "monkeypatch/site.h"
 #include "recorder/recorder.h"
 #include "trace/events.h"
@@ -78,10 +79,10 @@ struct Task {
   pid_t vfork_parent = 0;
   // Signals held back until a deterministic point (signals.cc).
   std::deque<siginfo_t> deferred;
-  int delivering = 0;           // re-sent with tgkill, delivery stop expected
-  siginfo_t delivering_info{};  // the original siginfo to deliver it with
+  int delivering = 0;                               // re-sent with tgkill, delivery stop expected
+  siginfo_t delivering_info{};                      // the original siginfo to deliver it with
   std::vector<trace::MemWord> delivering_progress;  // where it is delivered (progress.cc)
-  Registers boundary_regs;      // registers at its last syscall exit
+  Registers boundary_regs;                          // registers at its last syscall exit
   bool exit_recorded = false;
   bool entry_marker_pending = false;  // see Session::record()
   bool interrupt_sent = false;
@@ -168,12 +169,13 @@ class Session {
                      uint64_t restart_ip, int64_t restart_nr);
   Status retry_pending_patches(Task& t);
   std::optional<std::vector<monkeypatch::TaskSpot>> other_task_spots(const Task& t);
-  Expected<const std::vector<uint8_t>*> elf_image(const std::string& path);
+  Expected<const monkeypatch::FunctionIndex*> function_index(const std::string& path);
 
   trace::TraceWriter& writer_;
   pid_t initial_;
   bool syscall_buffer_ = false;
-  std::map<std::string, std::vector<uint8_t>> elf_images_;  // libraries being patched
+  // Libraries being patched, by path.
+  std::map<std::string, std::unique_ptr<monkeypatch::FunctionIndex>> function_indexes_;
   std::map<pid_t, std::unique_ptr<Task>> tasks_;
   std::deque<pid_t> ready_;
   Task* running_ = nullptr;
