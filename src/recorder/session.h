@@ -174,6 +174,7 @@ class Session {
   trace::TraceWriter& writer_;
   pid_t initial_;
   bool syscall_buffer_ = false;
+  std::vector<uint8_t> flush_bytes_;  // syscall buffer records being flushed (syscallbuf.cc)
   // Libraries being patched, by path.
   std::map<std::string, std::unique_ptr<monkeypatch::FunctionIndex>> function_indexes_;
   std::map<pid_t, std::unique_ptr<Task>> tasks_;

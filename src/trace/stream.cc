@@ -96,22 +96,34 @@ Status StreamWriter::feed(std::span<const uint8_t> bytes, bool end_frame) {
   return write_out();
 }
 
+// Compresses the batched records into the current frame, and ends the frame
+// when it has grown large enough. The batch holds whole records only, so
+// frames still end between records: the reader relies on it.
+Status StreamWriter::feed_batch() {
+  if (batch_.empty()) return {};
+  auto st = feed(batch_, /*end_frame=*/false);
+  batch_.clear();
+  if (st && frame_input_ >= kFrameInputBytes) st = feed({}, /*end_frame=*/true);
+  return st;
+}
+
 Status StreamWriter::append(std::span<const uint8_t> record) {
   RRL_TRY(check_usable());
   if (record.size() >= kEndMarker)
     return fail("a record of " + std::to_string(record.size()) + " bytes is too large for " +
                 path_);
   uint32_t len = static_cast<uint32_t>(record.size());
-  auto st = feed(as_bytes(&len, sizeof len), /*end_frame=*/false);
-  if (st) st = feed(record, /*end_frame=*/false);
-  if (st) ++count_;
-  // Frames end only between records: the reader relies on it.
-  if (st && frame_input_ >= kFrameInputBytes) st = feed({}, /*end_frame=*/true);
-  return remember(st);
+  auto len_bytes = as_bytes(&len, sizeof len);
+  batch_.insert(batch_.end(), len_bytes.begin(), len_bytes.end());
+  batch_.insert(batch_.end(), record.begin(), record.end());
+  ++count_;
+  if (batch_.size() < kBatchBytes) return {};
+  return remember(feed_batch());
 }
 
 Status StreamWriter::flush() {
   RRL_TRY(check_usable());
+  if (auto st = feed_batch(); !st) return remember(st);
   if (frame_input_ == 0) return {};
   return remember(feed({}, /*end_frame=*/true));
 }
@@ -121,8 +133,9 @@ Status StreamWriter::close() {
   uint8_t marker[12];
   std::memcpy(marker, &kEndMarker, 4);
   std::memcpy(marker + 4, &count_, 8);
-  auto st = feed(marker, /*end_frame=*/false);
-  if (st) st = feed({}, /*end_frame=*/true);
+  batch_.insert(batch_.end(), marker, marker + sizeof marker);
+  auto st = feed(batch_, /*end_frame=*/true);
+  batch_.clear();
   if (st && ::fsync(fd_.get()) != 0) st = fail_errno("cannot sync " + path_);
   if (st) st = close_checked(fd_, path_);
   closed_ = true;

@@ -48,6 +48,10 @@ class StreamWriter {
   // A frame is ended after about this much uncompressed input, so that a
   // reader never needs more than about this much memory (plus one record).
   static constexpr size_t kFrameInputBytes = 1 << 20;
+  // Records are compressed in batches of about this many bytes: one zstd call
+  // per record costs more than compressing it when records are small (a
+  // buffered syscall is about a hundred bytes).
+  static constexpr size_t kBatchBytes = 64 << 10;
 
   static Expected<StreamWriter> create(const std::string& path);
 
@@ -69,6 +73,7 @@ class StreamWriter {
   };
   StreamWriter() = default;
   Status feed(std::span<const uint8_t> bytes, bool end_frame);
+  Status feed_batch();
   Status write_out();
   Status check_usable() const;
   Status remember(Status st);
@@ -76,7 +81,8 @@ class StreamWriter {
   std::string path_;
   ScopedFd fd_;
   std::unique_ptr<ZSTD_CCtx_s, CCtxFree> cctx_;
-  std::vector<uint8_t> out_;  // compressed bytes not yet written
+  std::vector<uint8_t> batch_;  // whole records (length, payload) not yet compressed
+  std::vector<uint8_t> out_;    // compressed bytes not yet written
   size_t out_used_ = 0;
   size_t frame_input_ = 0;  // uncompressed bytes fed into the current frame
   uint64_t count_ = 0;
