@@ -58,7 +58,12 @@ Expected<std::optional<FunctionBounds>> function_bounds_from_file(const std::str
 // lookup() answers exactly as function_bounds() does.
 class FunctionIndex {
  public:
-  static Expected<std::unique_ptr<FunctionIndex>> build(std::vector<uint8_t> image);
+  // Maps the file privately (libelf may write to its image; nothing is
+  // copied or read beyond the pages the tables are on).
+  static Expected<std::unique_ptr<FunctionIndex>> open(const std::string& path);
+  ~FunctionIndex();
+  FunctionIndex(const FunctionIndex&) = delete;
+  FunctionIndex& operator=(const FunctionIndex&) = delete;
   Expected<std::optional<FunctionBounds>> lookup(uint64_t vaddr) const;
 
   // A PT_LOAD segment: link-time addresses [vaddr, vaddr + filesz) at offset.
@@ -68,7 +73,7 @@ class FunctionIndex {
 
  private:
   FunctionIndex() = default;
-  std::vector<uint8_t> image_;
+  std::span<uint8_t> image_;             // the mapping
   std::vector<FunctionBounds> symbols_;  // .symtab's functions, then .dynsym's, in table order
   std::vector<Segment> loads_;
   std::optional<uint64_t> eh_frame_hdr_;

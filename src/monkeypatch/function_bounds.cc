@@ -11,6 +11,8 @@
 #include <fmt/core.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <memory>
@@ -34,14 +36,22 @@ struct OpenElf {
   ElfPtr elf;
 };
 
-Expected<OpenElf> open_elf(std::span<const uint8_t> image) {
+// An image libelf may write to, read in place.
+Expected<ElfPtr> open_elf_in_place(std::span<uint8_t> image) {
   static const bool ready = elf_version(EV_CURRENT) != EV_NONE;
   if (!ready) return fail("libelf is too old for this program (elf_version failed)");
+  ElfPtr elf(elf_memory(reinterpret_cast<char*>(image.data()), image.size()));
+  if (!elf || elf_kind(elf.get()) != ELF_K_ELF)
+    return fail(fmt::format("not an ELF image: {}", elf_errmsg(-1)));
+  return elf;
+}
+
+Expected<OpenElf> open_elf(std::span<const uint8_t> image) {
   OpenElf out;
   out.bytes.assign(image.begin(), image.end());
-  out.elf.reset(elf_memory(reinterpret_cast<char*>(out.bytes.data()), out.bytes.size()));
-  if (!out.elf || elf_kind(out.elf.get()) != ELF_K_ELF)
-    return fail(fmt::format("not an ELF image: {}", elf_errmsg(-1)));
+  auto elf = open_elf_in_place(out.bytes);
+  if (!elf) return std::unexpected(std::move(elf).error());
+  out.elf = std::move(*elf);
   return out;
 }
 
@@ -294,15 +304,27 @@ Expected<std::optional<FunctionBounds>> function_bounds(std::span<const uint8_t>
   return function_bounds_from_eh_frame(image, vaddr);
 }
 
-Expected<std::unique_ptr<FunctionIndex>> FunctionIndex::build(std::vector<uint8_t> image) {
+Expected<std::unique_ptr<FunctionIndex>> FunctionIndex::open(const std::string& path) {
+  ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st;
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0)
+    return fail_errno(fmt::format("cannot open {}", path));
+  if (st.st_size <= 0) return fail(fmt::format("not an ELF image: {} is empty", path));
+  const auto size = static_cast<size_t>(st.st_size);
+  void* map = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd.get(), 0);
+  if (map == MAP_FAILED) return fail_errno(fmt::format("cannot map {}", path));
   std::unique_ptr<FunctionIndex> index(new FunctionIndex);
-  index->image_ = std::move(image);
-  auto opened = open_elf(index->image_);
-  if (!opened) return std::unexpected(std::move(opened).error());
+  index->image_ = std::span(static_cast<uint8_t*>(map), size);
+  auto elf = open_elf_in_place(index->image_);
+  if (!elf) return std::unexpected(std::move(elf).error());
   for (uint32_t type : {SHT_SYMTAB, SHT_DYNSYM})
-    collect_functions(opened->elf.get(), type, index->symbols_);
-  read_layout(opened->elf.get(), index->loads_, index->eh_frame_hdr_);
+    collect_functions(elf->get(), type, index->symbols_);
+  read_layout(elf->get(), index->loads_, index->eh_frame_hdr_);
   return index;
+}
+
+FunctionIndex::~FunctionIndex() {
+  if (!image_.empty()) ::munmap(image_.data(), image_.size());
 }
 
 Expected<std::optional<FunctionBounds>> FunctionIndex::lookup(uint64_t vaddr) const {

@@ -11,7 +11,6 @@
 // every later syscall exit there until no task is inside it.
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -20,7 +19,6 @@
 #include "common/log.h"
 #include "common/proc_maps.h"
 #include "common/ptrace.h"
-#include "common/scoped_fd.h"
 #include "common/syscalls.h"
 #include "monkeypatch/branch_targets.h"
 #include "preload/blob.h"
@@ -64,20 +62,7 @@ std::optional<uint64_t> proc_syscall_ip(pid_t tid) {
 Expected<const monkeypatch::FunctionIndex*> Session::function_index(const std::string& path) {
   auto it = function_indexes_.find(path);
   if (it != function_indexes_.end()) return it->second.get();
-  ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  struct stat st;
-  if (!fd.valid() || ::fstat(fd.get(), &st) != 0) return fail_errno("open " + path);
-  std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
-  size_t got = 0;
-  while (got < bytes.size()) {
-    ssize_t n = ::read(fd.get(), bytes.data() + got, bytes.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail_errno("read " + path);
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
-  }
-  bytes.resize(got);
-  auto index = monkeypatch::FunctionIndex::build(std::move(bytes));
+  auto index = monkeypatch::FunctionIndex::open(path);
   if (!index) return std::unexpected(index.error());
   return (function_indexes_[path] = std::move(*index)).get();
 }

@@ -125,7 +125,10 @@ Status StreamWriter::flush() {
   RRL_TRY(check_usable());
   if (auto st = feed_batch(); !st) return remember(st);
   if (frame_input_ == 0) return {};
-  return remember(feed({}, /*end_frame=*/true));
+  auto st = feed({}, /*end_frame=*/true);
+  // Written back as it goes, close()'s fsync has little left to wait for.
+  if (st) (void)::sync_file_range(fd_.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
+  return remember(st);
 }
 
 Status StreamWriter::close() {
