@@ -8,10 +8,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <set>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "monkeypatch/decode.h"
@@ -49,6 +51,33 @@ Expected<std::optional<FunctionBounds>> function_bounds(std::span<const uint8_t>
                                                         uint64_t vaddr);
 Expected<std::optional<FunctionBounds>> function_bounds_from_file(const std::string& path,
                                                                   uint64_t vaddr);
+
+// The functions of one ELF image, for many lookups: function_bounds() reads
+// the symbol tables again at every call (copying the image for libelf), which
+// the recorder cannot afford at every site of every process it patches.
+// lookup() answers exactly as function_bounds() does.
+class FunctionIndex {
+ public:
+  // Maps the file privately (libelf may write to its image; nothing is
+  // copied or read beyond the pages the tables are on).
+  static Expected<std::unique_ptr<FunctionIndex>> open(const std::string& path);
+  ~FunctionIndex();
+  FunctionIndex(const FunctionIndex&) = delete;
+  FunctionIndex& operator=(const FunctionIndex&) = delete;
+  Expected<std::optional<FunctionBounds>> lookup(uint64_t vaddr) const;
+
+  // A PT_LOAD segment: link-time addresses [vaddr, vaddr + filesz) at offset.
+  struct Segment {
+    uint64_t vaddr = 0, offset = 0, filesz = 0;
+  };
+
+ private:
+  FunctionIndex() = default;
+  std::span<uint8_t> image_;             // the mapping
+  std::vector<FunctionBounds> symbols_;  // .symtab's functions, then .dynsym's, in table order
+  std::vector<Segment> loads_;
+  std::optional<uint64_t> eh_frame_hdr_;
+};
 
 // Only the .eh_frame_hdr part of function_bounds (exposed for tests).
 Expected<std::optional<FunctionBounds>> function_bounds_from_eh_frame(

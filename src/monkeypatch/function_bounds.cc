@@ -11,6 +11,8 @@
 #include <fmt/core.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <memory>
@@ -34,18 +36,28 @@ struct OpenElf {
   ElfPtr elf;
 };
 
-Expected<OpenElf> open_elf(std::span<const uint8_t> image) {
+// An image libelf may write to, read in place.
+Expected<ElfPtr> open_elf_in_place(std::span<uint8_t> image) {
   static const bool ready = elf_version(EV_CURRENT) != EV_NONE;
   if (!ready) return fail("libelf is too old for this program (elf_version failed)");
+  ElfPtr elf(elf_memory(reinterpret_cast<char*>(image.data()), image.size()));
+  if (!elf || elf_kind(elf.get()) != ELF_K_ELF)
+    return fail(fmt::format("not an ELF image: {}", elf_errmsg(-1)));
+  return elf;
+}
+
+Expected<OpenElf> open_elf(std::span<const uint8_t> image) {
   OpenElf out;
   out.bytes.assign(image.begin(), image.end());
-  out.elf.reset(elf_memory(reinterpret_cast<char*>(out.bytes.data()), out.bytes.size()));
-  if (!out.elf || elf_kind(out.elf.get()) != ELF_K_ELF)
-    return fail(fmt::format("not an ELF image: {}", elf_errmsg(-1)));
+  auto elf = open_elf_in_place(out.bytes);
+  if (!elf) return std::unexpected(std::move(elf).error());
+  out.elf = std::move(*elf);
   return out;
 }
 
-std::optional<FunctionBounds> find_in_symtab(Elf* elf, uint32_t section_type, uint64_t vaddr) {
+// The functions (STT_FUNC/STT_GNU_IFUNC with a size) of one symbol table, in
+// table order.
+void collect_functions(Elf* elf, uint32_t section_type, std::vector<FunctionBounds>& out) {
   for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn; scn = elf_nextscn(elf, scn)) {
     GElf_Shdr shdr;
     if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != section_type || shdr.sh_entsize == 0) continue;
@@ -59,32 +71,45 @@ std::optional<FunctionBounds> find_in_symtab(Elf* elf, uint32_t section_type, ui
       if ((type != STT_FUNC && type != STT_GNU_IFUNC) || sym.st_shndx == SHN_UNDEF ||
           sym.st_size == 0)
         continue;
-      FunctionBounds bounds{sym.st_value, sym.st_value + sym.st_size};
-      if (bounds.contains(vaddr)) return bounds;
+      out.push_back({sym.st_value, sym.st_value + sym.st_size});
     }
   }
+}
+
+// The first of `functions` that contains vaddr.
+std::optional<FunctionBounds> first_containing(std::span<const FunctionBounds> functions,
+                                               uint64_t vaddr) {
+  for (const FunctionBounds& f : functions)
+    if (f.contains(vaddr)) return f;
   return std::nullopt;
+}
+
+using Segment = FunctionIndex::Segment;
+
+// The PT_LOAD segments and the PT_GNU_EH_FRAME address of an image.
+void read_layout(Elf* elf, std::vector<Segment>& loads, std::optional<uint64_t>& eh_frame_hdr) {
+  size_t count = 0;
+  if (elf_getphdrnum(elf, &count) != 0) return;
+  for (size_t i = 0; i < count; ++i) {
+    GElf_Phdr phdr;
+    if (!gelf_getphdr(elf, static_cast<int>(i), &phdr)) continue;
+    if (phdr.p_type == PT_LOAD) loads.push_back({phdr.p_vaddr, phdr.p_offset, phdr.p_filesz});
+    if (phdr.p_type == PT_GNU_EH_FRAME) eh_frame_hdr = phdr.p_vaddr;
+  }
 }
 
 // The image's bytes addressed by link-time virtual address.
 class VaddrView {
  public:
-  VaddrView(std::span<const uint8_t> image, Elf* elf) : image_(image) {
-    size_t count = 0;
-    if (elf_getphdrnum(elf, &count) != 0) return;
-    for (size_t i = 0; i < count; ++i) {
-      GElf_Phdr phdr;
-      if (!gelf_getphdr(elf, static_cast<int>(i), &phdr)) continue;
-      if (phdr.p_type == PT_LOAD) loads_.push_back(phdr);
-      if (phdr.p_type == PT_GNU_EH_FRAME) eh_frame_hdr_ = phdr.p_vaddr;
-    }
-  }
+  VaddrView(std::span<const uint8_t> image, std::span<const Segment> loads,
+            std::optional<uint64_t> eh_frame_hdr)
+      : image_(image), loads_(loads), eh_frame_hdr_(eh_frame_hdr) {}
   std::optional<uint64_t> eh_frame_hdr() const { return eh_frame_hdr_; }
   // Bytes [vaddr, vaddr + len) or an empty span when not all in the file.
   std::span<const uint8_t> at(uint64_t vaddr, size_t len) const {
-    for (const GElf_Phdr& load : loads_) {
-      if (vaddr < load.p_vaddr || vaddr + len > load.p_vaddr + load.p_filesz) continue;
-      const uint64_t offset = load.p_offset + (vaddr - load.p_vaddr);
+    for (const Segment& load : loads_) {
+      if (vaddr < load.vaddr || vaddr + len > load.vaddr + load.filesz) continue;
+      const uint64_t offset = load.offset + (vaddr - load.vaddr);
       if (offset + len > image_.size()) return {};
       return image_.subspan(offset, len);
     }
@@ -93,7 +118,7 @@ class VaddrView {
 
  private:
   std::span<const uint8_t> image_;
-  std::vector<GElf_Phdr> loads_;
+  std::span<const Segment> loads_;
   std::optional<uint64_t> eh_frame_hdr_;
 };
 
@@ -215,13 +240,7 @@ std::optional<FunctionBounds> read_fde(const VaddrView& view, uint64_t fde_vaddr
   return FunctionBounds{*begin, *begin + *range};
 }
 
-}  // namespace
-
-Expected<std::optional<FunctionBounds>> function_bounds_from_eh_frame(
-    std::span<const uint8_t> image, uint64_t vaddr) {
-  auto opened = open_elf(image);
-  if (!opened) return std::unexpected(std::move(opened).error());
-  const VaddrView view(image, opened->elf.get());
+Expected<std::optional<FunctionBounds>> lookup_eh_frame(const VaddrView& view, uint64_t vaddr) {
   if (!view.eh_frame_hdr()) return std::optional<FunctionBounds>();
   const uint64_t hdr = *view.eh_frame_hdr();
   Reader r(view, hdr);
@@ -261,14 +280,56 @@ Expected<std::optional<FunctionBounds>> function_bounds_from_eh_frame(
   return bounds;
 }
 
+}  // namespace
+
+Expected<std::optional<FunctionBounds>> function_bounds_from_eh_frame(
+    std::span<const uint8_t> image, uint64_t vaddr) {
+  auto opened = open_elf(image);
+  if (!opened) return std::unexpected(std::move(opened).error());
+  std::vector<Segment> loads;
+  std::optional<uint64_t> eh_frame_hdr;
+  read_layout(opened->elf.get(), loads, eh_frame_hdr);
+  return lookup_eh_frame(VaddrView(image, loads, eh_frame_hdr), vaddr);
+}
+
 Expected<std::optional<FunctionBounds>> function_bounds(std::span<const uint8_t> image,
                                                         uint64_t vaddr) {
   auto opened = open_elf(image);
   if (!opened) return std::unexpected(std::move(opened).error());
   for (uint32_t type : {SHT_SYMTAB, SHT_DYNSYM}) {
-    if (auto bounds = find_in_symtab(opened->elf.get(), type, vaddr)) return bounds;
+    std::vector<FunctionBounds> functions;
+    collect_functions(opened->elf.get(), type, functions);
+    if (auto bounds = first_containing(functions, vaddr)) return bounds;
   }
   return function_bounds_from_eh_frame(image, vaddr);
+}
+
+Expected<std::unique_ptr<FunctionIndex>> FunctionIndex::open(const std::string& path) {
+  ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st;
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0)
+    return fail_errno(fmt::format("cannot open {}", path));
+  if (st.st_size <= 0) return fail(fmt::format("not an ELF image: {} is empty", path));
+  const auto size = static_cast<size_t>(st.st_size);
+  void* map = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd.get(), 0);
+  if (map == MAP_FAILED) return fail_errno(fmt::format("cannot map {}", path));
+  std::unique_ptr<FunctionIndex> index(new FunctionIndex);
+  index->image_ = std::span(static_cast<uint8_t*>(map), size);
+  auto elf = open_elf_in_place(index->image_);
+  if (!elf) return std::unexpected(std::move(elf).error());
+  for (uint32_t type : {SHT_SYMTAB, SHT_DYNSYM})
+    collect_functions(elf->get(), type, index->symbols_);
+  read_layout(elf->get(), index->loads_, index->eh_frame_hdr_);
+  return index;
+}
+
+FunctionIndex::~FunctionIndex() {
+  if (!image_.empty()) ::munmap(image_.data(), image_.size());
+}
+
+Expected<std::optional<FunctionBounds>> FunctionIndex::lookup(uint64_t vaddr) const {
+  if (auto bounds = first_containing(symbols_, vaddr)) return bounds;
+  return lookup_eh_frame(VaddrView(image_, loads_, eh_frame_hdr_), vaddr);
 }
 
 Expected<std::optional<FunctionBounds>> function_bounds_from_file(const std::string& path,

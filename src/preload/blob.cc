@@ -33,13 +33,14 @@ uint64_t untraced_end_address() {
 
 const std::set<int64_t>& buffered_syscalls() {
   static const std::set<int64_t> kBuffered = {
-      SYS_read,         SYS_write,   SYS_pread64,    SYS_pwrite64,   SYS_clock_gettime,
-      SYS_gettimeofday, SYS_time,    SYS_fstat,      SYS_newfstatat, SYS_lseek,
-      SYS_getpid,       SYS_getppid, SYS_gettid,     SYS_getuid,     SYS_geteuid,
-      SYS_getgid,       SYS_getegid, SYS_getdents64, SYS_close,      SYS_fcntl,
+      SYS_read,         SYS_write,     SYS_pread64,    SYS_pwrite64,   SYS_clock_gettime,
+      SYS_gettimeofday, SYS_time,      SYS_fstat,      SYS_newfstatat, SYS_lseek,
+      SYS_getpid,       SYS_getppid,   SYS_gettid,     SYS_getuid,     SYS_geteuid,
+      SYS_getgid,       SYS_getegid,   SYS_getdents64, SYS_close,      SYS_fcntl,
+      SYS_openat,       SYS_fadvise64, SYS_ioctl,      SYS_unlinkat,   SYS_mkdirat,
       // Those that may block (the recorder takes them back when they do).
-      SYS_writev,       SYS_futex,   SYS_poll,       SYS_ppoll,      SYS_epoll_wait,
-      SYS_epoll_pwait,  SYS_accept,  SYS_accept4,    SYS_recvfrom,   SYS_sendto,
+      SYS_writev,       SYS_futex,     SYS_poll,       SYS_ppoll,      SYS_epoll_wait,
+      SYS_epoll_pwait,  SYS_accept,    SYS_accept4,    SYS_recvfrom,   SYS_sendto,
       SYS_sendmsg,
   };
   return kBuffered;

@@ -14,7 +14,9 @@
  * buffer with the memory it wrote; anything else returns to the entry, which
  * makes the syscall from its own, traced, syscall instruction. A buffered
  * syscall may block (futex, a read on a pipe, poll, accept, ...): then the
- * recorder takes it back (RRL_SYSCALL_ABORTED) and it goes the traced way. */
+ * recorder takes it back (RRL_SYSCALL_ABORTED) and it goes the traced way.
+ * An openat is buffered when it cannot wait (only opening a FIFO or a device
+ * can): see open_may_wait. */
 #include <stddef.h>
 #include <sys/syscall.h>
 
@@ -36,6 +38,19 @@ enum {
   kRwfNowait = 8,
   kEagain = 11,
 };
+enum { kStatModeOffset = 24, kIfmt = 0170000, kIfreg = 0100000, kIfdir = 0040000 };
+/* From <fcntl.h> and <linux/fs.h>, for the same reason. */
+enum {
+  kOCreat = 0100,
+  kOExcl = 0200,
+  kONonblock = 04000,
+  kODirectory = 0200000,
+  kONofollow = 0400000,
+  kOPath = 010000000,
+  kAtSymlinkNofollow = 0x100,
+  kENoent = 2,
+};
+#define RRL_FICLONE 0x40049409UL
 /* From <linux/futex.h>. */
 enum {
   kFutexWait = 0,
@@ -279,6 +294,36 @@ RRL_CODE static int buffered_may_block(long* frame) {
   }
 }
 
+/* Only opening a FIFO (or some devices) waits. A directory, an O_PATH or an
+ * O_NONBLOCK open never does, nor does one that creates a new file
+ * (O_CREAT|O_EXCL). Anything else is looked at first, by a buffered
+ * newfstatat of the same path: a regular file or a directory cannot make the
+ * open wait, and a path that does not exist makes it fail (or, with O_CREAT,
+ * create a regular file). A path replaced by a FIFO between the two calls
+ * would make the buffered open wait, and the recorder would take it back. */
+RRL_CODE static int open_may_wait(long dirfd, uint64_t path, uint64_t flags) {
+  if (flags & (kODirectory | kOPath | kONonblock)) return 0;
+  if ((flags & (kOCreat | kOExcl)) == (kOCreat | kOExcl)) return 0;
+  unsigned char st[kStatSize];
+  long frame[7] = {SYS_newfstatat,
+                   dirfd,
+                   (long)path,
+                   (long)st,
+                   (flags & kONofollow) ? kAtSymlinkNofollow : 0,
+                   0,
+                   0};
+  if (!buffer_one(frame, (uint64_t)st, kStatSize, kOutOnZero, 1)) return 1;
+  if (frame[0] == -kENoent) return 0;
+  if (frame[0] != 0) return 1;
+  unsigned mode = *(volatile unsigned*)(st + kStatModeOffset) & kIfmt;
+  return mode != kIfreg && mode != kIfdir;
+}
+
+RRL_CODE static int buffer_openat(long* frame) {
+  if (open_may_wait(frame[1], (uint64_t)frame[2], (uint64_t)frame[3])) return 0;
+  return buffer_plain(frame);
+}
+
 /* frame: nr, 6 arguments. Returns 1 with the result in frame[0] when the
  * syscall was made and buffered, 0 for the traced path. */
 __attribute__((visibility("hidden"))) RRL_CODE int rrl_buffered(long* frame) {
@@ -311,6 +356,17 @@ __attribute__((visibility("hidden"))) RRL_CODE int rrl_buffered(long* frame) {
       if (a1 != F_GETFD && a1 != F_SETFD && a1 != F_GETFL && a1 != F_SETFL && a1 != F_DUPFD &&
           a1 != F_DUPFD_CLOEXEC)
         return 0;
+      return buffer_plain(frame);
+    case SYS_openat:
+      return buffer_openat(frame);
+    case SYS_fadvise64:
+    case SYS_unlinkat:
+    case SYS_mkdirat:
+      return buffer_plain(frame);
+    case SYS_ioctl:
+      /* A reflink (cp tries one per file). The VFS answers FICLONE itself,
+       * whatever the files are: it never reaches a device's ioctl. */
+      if (a1 != RRL_FICLONE) return 0;
       return buffer_plain(frame);
     case SYS_fstat:
       return buffer_one(frame, a1, kStatSize, kOutOnZero, 1);

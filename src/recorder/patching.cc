@@ -57,13 +57,14 @@ std::optional<uint64_t> proc_syscall_ip(pid_t tid) {
 
 }  // namespace
 
-Expected<const std::vector<uint8_t>*> Session::elf_image(const std::string& path) {
-  auto it = elf_images_.find(path);
-  if (it != elf_images_.end()) return &it->second;
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return fail_errno("open " + path);
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  return &(elf_images_[path] = std::move(bytes));
+// The function index of a library being patched, built when a site in it is
+// first planned and kept for every later site and process.
+Expected<const monkeypatch::FunctionIndex*> Session::function_index(const std::string& path) {
+  auto it = function_indexes_.find(path);
+  if (it != function_indexes_.end()) return it->second.get();
+  auto index = monkeypatch::FunctionIndex::open(path);
+  if (!index) return std::unexpected(index.error());
+  return (function_indexes_[path] = std::move(*index)).get();
 }
 
 // The plan for the site, or nullopt when it is not to be patched (logged).
@@ -77,21 +78,19 @@ Expected<std::optional<monkeypatch::SitePlan>> Session::plan_site(Task& t, uint6
     if (site >= e.start && site < e.end) m = &e;
   }
   if (!m || !patchable_object(*m)) return std::nullopt;
-  std::vector<uint8_t> vdso_image;
-  const std::vector<uint8_t>* image = nullptr;
+  Expected<std::optional<monkeypatch::FunctionBounds>> bounds = std::nullopt;
   if (m->path == "[vdso]") {
-    vdso_image.resize(m->end - m->start);
+    std::vector<uint8_t> vdso_image(m->end - m->start);
     RRL_TRY(ptrace::read_memory(t.tid, RemoteAddr(m->start), vdso_image));
-    image = &vdso_image;
     bias = m->start;
+    bounds = monkeypatch::function_bounds(vdso_image, site - bias);
   } else {
     for (const auto& e : *maps)
       if (e.path == m->path && e.offset == 0) bias = e.start;
-    auto file = elf_image(m->path);
-    if (!file) return std::unexpected(file.error());
-    image = *file;
+    auto index = function_index(m->path);
+    if (!index) return std::unexpected(index.error());
+    bounds = (*index)->lookup(site - bias);
   }
-  auto bounds = monkeypatch::function_bounds(*image, site - bias);
   if (!bounds || !*bounds) {
     kLog.debug(t.tid, "site {:#x} in {}: no function bounds", site, m->path);
     return std::nullopt;

@@ -28,6 +28,7 @@
 
 #include "common/error.h"
 #include "common/registers.h"
+#include "monkeypatch/branch_targets.h"
 #include "monkeypatch/site.h"
 #include "progress/progress_source.h"
 #include "recorder/chaos.h"
@@ -82,8 +83,8 @@ struct Task {
   pid_t vfork_parent = 0;
   // Signals held back until a deterministic point (signals.cc).
   std::deque<siginfo_t> deferred;
-  int delivering = 0;           // re-sent with tgkill, delivery stop expected
-  siginfo_t delivering_info{};  // the original siginfo to deliver it with
+  int delivering = 0;                               // re-sent with tgkill, delivery stop expected
+  siginfo_t delivering_info{};                      // the original siginfo to deliver it with
   std::vector<trace::MemWord> delivering_progress;  // where it is delivered (progress.cc)
   bool delivering_arbitrary = false;                // ... at an arbitrary point
   std::optional<uint64_t> delivering_branches;      // ... and its branch count
@@ -196,12 +197,14 @@ class Session {
                      const PendingPatch* deferred = nullptr);
   Status retry_pending_patches(Task& t);
   std::optional<std::vector<monkeypatch::TaskSpot>> other_task_spots(const Task& t);
-  Expected<const std::vector<uint8_t>*> elf_image(const std::string& path);
+  Expected<const monkeypatch::FunctionIndex*> function_index(const std::string& path);
 
   trace::TraceWriter& writer_;
   pid_t initial_;
   bool syscall_buffer_ = false;
-  std::map<std::string, std::vector<uint8_t>> elf_images_;  // libraries being patched
+  std::vector<uint8_t> flush_bytes_;  // syscall buffer records being flushed (syscallbuf.cc)
+  // Libraries being patched, by path.
+  std::map<std::string, std::unique_ptr<monkeypatch::FunctionIndex>> function_indexes_;
   std::map<pid_t, std::unique_ptr<Task>> tasks_;
   std::deque<pid_t> ready_;
   Task* running_ = nullptr;

@@ -155,7 +155,11 @@ Status Session::flush_buffer(Task& t) {
     as.buffer_cursor = 0;
   }
   if (header.pos <= as.buffer_cursor) return {};
-  std::vector<uint8_t> records(header.pos - as.buffer_cursor);
+  // One buffer for every flush: a fresh 2 MiB vector would be zeroed and
+  // page-faulted in again each time, which costs more than the copy itself.
+  const size_t len = header.pos - as.buffer_cursor;
+  if (flush_bytes_.size() < len) flush_bytes_.resize(len);
+  std::span<uint8_t> records(flush_bytes_.data(), len);
   uint64_t from = preload::kBufferAddr + sizeof header + as.buffer_cursor;
   RRL_TRY(ptrace::read_memory(t.tid, RemoteAddr(from), records));
   as.buffer_cursor = header.pos;

@@ -1,10 +1,16 @@
 #include "trace/stream.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 #include <zstd.h>
 
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include "trace/fs_util.h"
 
@@ -36,97 +42,201 @@ bool is_corrupt(const Error& e) {
 
 // ---- StreamWriter ----
 
-void StreamWriter::CCtxFree::operator()(ZSTD_CCtx_s* c) const {
-  ZSTD_freeCCtx(c);
-}
+// The compressing half of a StreamWriter. The recorder's thread hands it
+// batches of whole records; its own thread compresses them into frames and
+// writes them, in order. Frames end only between batches, so only between
+// records: the reader relies on it. flush() and close() wait until everything
+// handed over is written. Its thread blocks every signal: rr-like's SIGALRM
+// and SIGINT must interrupt the scheduler's waitpid, not land here. It starts
+// with the first batch, after the recorded program was forked (the child of a
+// multi-threaded process could deadlock in malloc).
+struct StreamWriter::Compressor {
+  struct Job {
+    std::vector<uint8_t> bytes;
+    bool end_frame = false;
+  };
+
+  std::string path;
+  ScopedFd fd;
+  std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx{nullptr, &ZSTD_freeCCtx};
+  std::vector<uint8_t> out;  // compressed bytes not yet written
+  size_t out_used = 0;
+  size_t frame_input = 0;  // uncompressed bytes fed into the current frame
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Job> jobs;
+  bool busy = false;  // the thread is working on a job taken from `jobs`
+  bool stop = false;
+  // After a failed write the file ends in a partial frame: every later call
+  // reports the first error instead of writing after the hole.
+  std::optional<Error> failed;
+  std::thread thread;
+
+  ~Compressor() { stop_thread(); }
+
+  Status write_out() {
+    auto st = write_all(fd.get(), std::span(out).first(out_used), path);
+    out_used = 0;
+    return st;
+  }
+
+  // Compresses `bytes` into the current frame; with end_frame, also ends the
+  // frame and writes all of it out.
+  Status feed(std::span<const uint8_t> bytes, bool end_frame) {
+    ZSTD_inBuffer in{bytes.data(), bytes.size(), 0};
+    auto mode = end_frame ? ZSTD_e_end : ZSTD_e_continue;
+    for (;;) {
+      ZSTD_outBuffer zout{out.data(), out.size(), out_used};
+      size_t left = ZSTD_compressStream2(cctx.get(), &zout, &in, mode);
+      out_used = zout.pos;
+      if (ZSTD_isError(left))
+        return fail("cannot compress " + path + ": " + ZSTD_getErrorName(left));
+      if (out_used == out.size()) RRL_TRY(write_out());
+      if (end_frame ? left == 0 : in.pos == in.size) break;
+    }
+    frame_input += bytes.size();
+    if (!end_frame) return {};
+    frame_input = 0;
+    return write_out();
+  }
+
+  Status run(const Job& job) {
+    if (!job.bytes.empty()) RRL_TRY(feed(job.bytes, /*end_frame=*/false));
+    if (frame_input == 0 || (!job.end_frame && frame_input < kFrameInputBytes)) return {};
+    RRL_TRY(feed({}, /*end_frame=*/true));
+    // Written back as it goes, close()'s fsync has little left to wait for.
+    if (job.end_frame) (void)::sync_file_range(fd.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
+    return {};
+  }
+
+  void loop() {
+    std::unique_lock lock(mu);
+    for (;;) {
+      cv.wait(lock, [&] { return stop || !jobs.empty(); });
+      if (jobs.empty()) return;  // stopping, and nothing left
+      Job job = std::move(jobs.front());
+      jobs.pop_front();
+      busy = true;
+      lock.unlock();
+      Status st = failed ? Status{} : run(job);
+      lock.lock();
+      busy = false;
+      if (!st && !failed) failed = st.error();
+      cv.notify_all();
+    }
+  }
+
+  void start_thread() {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    thread = std::thread([this] { loop(); });
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  }
+
+  void stop_thread() {
+    if (!thread.joinable()) return;
+    {
+      std::lock_guard lock(mu);
+      stop = true;
+    }
+    cv.notify_all();
+    thread.join();
+  }
+
+  // Hands a job over; too much waiting already makes the caller wait.
+  void submit(Job job) {
+    constexpr size_t kMaxQueued = 32;
+    if (!thread.joinable()) start_thread();
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return jobs.size() < kMaxQueued; });
+    jobs.push_back(std::move(job));
+    cv.notify_all();
+  }
+
+  // Waits until every job handed over is done; the first error, if any.
+  Status drain() {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return jobs.empty() && !busy; });
+    if (failed) return std::unexpected(*failed);
+    return {};
+  }
+};
 
 StreamWriter::StreamWriter(StreamWriter&&) noexcept = default;
 StreamWriter& StreamWriter::operator=(StreamWriter&&) noexcept = default;
 StreamWriter::~StreamWriter() = default;
 
+const std::string& StreamWriter::path() const {
+  return compressor_->path;
+}
+
 Expected<StreamWriter> StreamWriter::create(const std::string& path) {
   StreamWriter w;
-  w.path_ = path;
-  w.fd_.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (!w.fd_.valid()) return fail_errno("cannot create " + path);
-  w.cctx_.reset(ZSTD_createCCtx());
-  if (!w.cctx_) return fail("cannot create a zstd compression context");
+  w.compressor_ = std::make_unique<Compressor>();
+  Compressor& c = *w.compressor_;
+  c.path = path;
+  c.fd.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!c.fd.valid()) return fail_errno("cannot create " + path);
+  c.cctx.reset(ZSTD_createCCtx());
+  if (!c.cctx) return fail("cannot create a zstd compression context");
   // The content checksum is what lets the reader tell a damaged trace from a
   // good one.
-  ZSTD_CCtx_setParameter(w.cctx_.get(), ZSTD_c_checksumFlag, 1);
-  ZSTD_CCtx_setParameter(w.cctx_.get(), ZSTD_c_compressionLevel, kCompressionLevel);
-  w.out_.resize(ZSTD_CStreamOutSize());
+  ZSTD_CCtx_setParameter(c.cctx.get(), ZSTD_c_checksumFlag, 1);
+  ZSTD_CCtx_setParameter(c.cctx.get(), ZSTD_c_compressionLevel, kCompressionLevel);
+  c.out.resize(ZSTD_CStreamOutSize());
   return w;
 }
 
 Status StreamWriter::check_usable() const {
-  if (failed_) return std::unexpected(*failed_);
-  if (closed_ || !fd_.valid()) return fail(path_ + " is already closed");
-  return {};
-}
-
-Status StreamWriter::remember(Status st) {
-  if (!st) failed_ = st.error();
-  return st;
-}
-
-Status StreamWriter::write_out() {
-  auto st = write_all(fd_.get(), std::span(out_).first(out_used_), path_);
-  out_used_ = 0;
-  return st;
-}
-
-// Compresses `bytes` into the current frame; with end_frame, also ends the
-// frame and writes all of it out.
-Status StreamWriter::feed(std::span<const uint8_t> bytes, bool end_frame) {
-  ZSTD_inBuffer in{bytes.data(), bytes.size(), 0};
-  auto mode = end_frame ? ZSTD_e_end : ZSTD_e_continue;
-  for (;;) {
-    ZSTD_outBuffer out{out_.data(), out_.size(), out_used_};
-    size_t left = ZSTD_compressStream2(cctx_.get(), &out, &in, mode);
-    out_used_ = out.pos;
-    if (ZSTD_isError(left))
-      return fail("cannot compress " + path_ + ": " + ZSTD_getErrorName(left));
-    if (out_used_ == out_.size()) RRL_TRY(write_out());
-    if (end_frame ? left == 0 : in.pos == in.size) break;
+  if (!compressor_) return fail("a moved-from stream writer");
+  {
+    std::lock_guard lock(compressor_->mu);
+    if (compressor_->failed) return std::unexpected(*compressor_->failed);
   }
-  frame_input_ += bytes.size();
-  if (!end_frame) return {};
-  frame_input_ = 0;
-  return write_out();
+  if (closed_ || !compressor_->fd.valid()) return fail(compressor_->path + " is already closed");
+  return {};
 }
 
 Status StreamWriter::append(std::span<const uint8_t> record) {
   RRL_TRY(check_usable());
   if (record.size() >= kEndMarker)
     return fail("a record of " + std::to_string(record.size()) + " bytes is too large for " +
-                path_);
+                compressor_->path);
   uint32_t len = static_cast<uint32_t>(record.size());
-  auto st = feed(as_bytes(&len, sizeof len), /*end_frame=*/false);
-  if (st) st = feed(record, /*end_frame=*/false);
-  if (st) ++count_;
-  // Frames end only between records: the reader relies on it.
-  if (st && frame_input_ >= kFrameInputBytes) st = feed({}, /*end_frame=*/true);
-  return remember(st);
+  auto len_bytes = as_bytes(&len, sizeof len);
+  batch_.insert(batch_.end(), len_bytes.begin(), len_bytes.end());
+  batch_.insert(batch_.end(), record.begin(), record.end());
+  ++count_;
+  if (batch_.size() >= kBatchBytes) compressor_->submit({std::exchange(batch_, {}), false});
+  return {};
 }
 
 Status StreamWriter::flush() {
   RRL_TRY(check_usable());
-  if (frame_input_ == 0) return {};
-  return remember(feed({}, /*end_frame=*/true));
+  compressor_->submit({std::exchange(batch_, {}), /*end_frame=*/true});
+  return compressor_->drain();
 }
 
 Status StreamWriter::close() {
   RRL_TRY(check_usable());
+  Compressor& c = *compressor_;
   uint8_t marker[12];
   std::memcpy(marker, &kEndMarker, 4);
   std::memcpy(marker + 4, &count_, 8);
-  auto st = feed(marker, /*end_frame=*/false);
-  if (st) st = feed({}, /*end_frame=*/true);
-  if (st && ::fsync(fd_.get()) != 0) st = fail_errno("cannot sync " + path_);
-  if (st) st = close_checked(fd_, path_);
+  batch_.insert(batch_.end(), marker, marker + sizeof marker);
+  c.submit({std::exchange(batch_, {}), /*end_frame=*/true});
+  auto st = c.drain();
+  c.stop_thread();
+  if (st && ::fsync(c.fd.get()) != 0) st = fail_errno("cannot sync " + c.path);
+  if (st) st = close_checked(c.fd, c.path);
   closed_ = true;
-  return remember(st);
+  if (!st) {
+    std::lock_guard lock(c.mu);
+    if (!c.failed) c.failed = st.error();
+  }
+  return st;
 }
 
 // ---- StreamReader ----

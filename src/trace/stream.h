@@ -24,7 +24,6 @@
 #include "common/error.h"
 #include "common/scoped_fd.h"
 
-struct ZSTD_CCtx_s;
 struct ZSTD_DCtx_s;
 
 namespace rrl::trace {
@@ -48,6 +47,10 @@ class StreamWriter {
   // A frame is ended after about this much uncompressed input, so that a
   // reader never needs more than about this much memory (plus one record).
   static constexpr size_t kFrameInputBytes = 1 << 20;
+  // Records are compressed in batches of about this many bytes: one zstd call
+  // per record costs more than compressing it when records are small (a
+  // buffered syscall is about a hundred bytes).
+  static constexpr size_t kBatchBytes = 64 << 10;
 
   static Expected<StreamWriter> create(const std::string& path);
 
@@ -61,29 +64,20 @@ class StreamWriter {
   Status close();
 
   uint64_t record_count() const { return count_; }
-  const std::string& path() const { return path_; }
+  const std::string& path() const;
 
  private:
-  struct CCtxFree {
-    void operator()(ZSTD_CCtx_s* c) const;
-  };
+  // Compressing and writing: done by a thread of its own (started with the
+  // first full batch), so that the recorder goes back to its tracees while
+  // zstd works on a batch. See stream.cc.
+  struct Compressor;
   StreamWriter() = default;
-  Status feed(std::span<const uint8_t> bytes, bool end_frame);
-  Status write_out();
   Status check_usable() const;
-  Status remember(Status st);
 
-  std::string path_;
-  ScopedFd fd_;
-  std::unique_ptr<ZSTD_CCtx_s, CCtxFree> cctx_;
-  std::vector<uint8_t> out_;  // compressed bytes not yet written
-  size_t out_used_ = 0;
-  size_t frame_input_ = 0;  // uncompressed bytes fed into the current frame
+  std::unique_ptr<Compressor> compressor_;
+  std::vector<uint8_t> batch_;  // whole records (length, payload) not yet handed over
   uint64_t count_ = 0;
   bool closed_ = false;
-  // After a failed write the file ends in a partial frame: every later call
-  // reports the first error instead of writing after the hole.
-  std::optional<Error> failed_;
 };
 
 class StreamReader {
