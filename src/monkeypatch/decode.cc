@@ -88,6 +88,26 @@ void classify_traps(const cs_insn& ci, Insn& insn) {
   }
 }
 
+bool writes_rax(size_t handle, const cs_insn& ci) {
+  cs_regs read, written;
+  uint8_t nread = 0, nwritten = 0;
+  if (cs_regs_access(handle, &ci, read, &nread, written, &nwritten) != CS_ERR_OK)
+    return true;  // unknown: assume the worst
+  for (uint8_t i = 0; i < nwritten; ++i) {
+    switch (written[i]) {
+      case X86_REG_RAX:
+      case X86_REG_EAX:
+      case X86_REG_AX:
+      case X86_REG_AL:
+      case X86_REG_AH:
+        return true;
+      default:
+        break;
+    }
+  }
+  return false;
+}
+
 void fill_insn(size_t handle, const cs_insn& ci, Insn& insn) {
   insn = Insn{};
   insn.address = ci.address;
@@ -102,6 +122,7 @@ void fill_insn(size_t handle, const cs_insn& ci, Insn& insn) {
   classify_rel_branch(ci, insn);
   const bool any_branch = insn.is_call || cs_insn_group(handle, &ci, CS_GRP_JUMP);
   insn.is_indirect_branch = any_branch && !insn.is_rel_branch();
+  insn.writes_rax = writes_rax(handle, ci);
   classify_rip_use(ci, insn);
   classify_traps(ci, insn);
   if (insn.is_sysenter) mark_unrelocatable(insn, "sysenter returns to a fixed address");

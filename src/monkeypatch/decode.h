@@ -45,6 +45,8 @@ struct Insn {
   uint8_t rel_size = 0;        // 1 or 4
   uint64_t branch_target = 0;  // absolute target of a rel branch
 
+  bool writes_rax = false;    // writes any part of rax, explicitly or not
+
   bool rip_relative = false;  // a memory operand is [rip + disp32]
   uint8_t disp_offset = 0;    // offset of that disp32 in bytes
   uint8_t disp_size = 0;      // always 4 when rip_relative

@@ -65,19 +65,27 @@ Expected<std::vector<uint8_t>> build_stub(const PatchRegion& region, uint64_t si
 
 }  // namespace
 
+// The number is the immediate of the last write to eax/rax before the site,
+// in a straight run of instructions that no branch enters after that write
+// (glibc's open sets eax, then moves the other arguments into place).
 std::optional<int64_t> constant_syscall_number(std::span<const Insn> insns, uint64_t site_addr,
                                                const std::set<uint64_t>& branch_targets) {
-  if (branch_targets.contains(site_addr)) return std::nullopt;
-  for (size_t i = 1; i < insns.size(); ++i) {
-    if (insns[i].address != site_addr) continue;
-    const Insn& prev = insns[i - 1];
+  constexpr size_t kMaxLookBack = 8;
+  size_t i = 0;
+  while (i < insns.size() && insns[i].address != site_addr) ++i;
+  if (i == insns.size()) return std::nullopt;
+  for (size_t back = 1; back <= kMaxLookBack && back <= i; ++back) {
+    const Insn& next = insns[i - back + 1];
+    const Insn& prev = insns[i - back];
+    if (branch_targets.contains(next.address) || prev.end() != next.address) return std::nullopt;
     const auto& b = prev.bytes;
-    if (prev.end() != site_addr) return std::nullopt;
     if (b.size() == 5 && b[0] == 0xb8) return read_le_i32(b, 1);  // mov eax, imm32
     if (b.size() == 7 && b[0] == 0x48 && b[1] == 0xc7 && b[2] == 0xc0)
       return read_le_i32(b, 3);  // mov rax, imm32
     if (b.size() == 2 && (b[0] == 0x31 || b[0] == 0x33) && b[1] == 0xc0) return 0;  // xor eax, eax
-    return std::nullopt;
+    if (prev.writes_rax || prev.is_call || prev.is_rel_branch() || prev.is_indirect_branch ||
+        prev.is_ret || prev.is_syscall_like())
+      return std::nullopt;
   }
   return std::nullopt;
 }

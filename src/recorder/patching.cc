@@ -127,6 +127,7 @@ Expected<bool> Session::patch_at_entry(Task& t, Registers& regs) {
   auto plan = plan_site(t, site, stub_addr);
   if (!plan) return std::unexpected(plan.error());
   if (!*plan || (*plan)->syscallno != nr) {
+    if (*plan) kLog.debug(t.tid, "site {:#x} refused: it makes syscall {} here, {} elsewhere", site, nr, (*plan)->syscallno);
     as.sites[site] = AddressSpace::Site::kRefused;
     return false;
   }

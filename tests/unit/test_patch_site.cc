@@ -121,6 +121,37 @@ TEST_CASE("constant_syscall_number forms", "[monkeypatch][site]") {
   CHECK(decode_one(Bytes{0x0f, 0x05}, kFn).is_syscall);
 }
 
+TEST_CASE("constant_syscall_number looks back past argument moves", "[monkeypatch][site]") {
+  // glibc's __open64_nocancel: mov eax, 0x101; mov rsi, rdi; mov edi, -100; syscall
+  const Bytes open = {0xb8, 0x01, 0x01, 0x00, 0x00, 0x48, 0x89, 0xfe,
+                      0xbf, 0x9c, 0xff, 0xff, 0xff, 0x0f, 0x05};
+  auto insns = decode(open, kFn, 10);
+  REQUIRE(insns);
+  CHECK(constant_syscall_number(*insns, kFn + 13, {}) == 257);
+  // A branch into the run after the write: eax may come from elsewhere.
+  CHECK_FALSE(constant_syscall_number(*insns, kFn + 13, {kFn + 5}));
+  // A branch to the write itself is fine: eax is set there.
+  CHECK(constant_syscall_number(*insns, kFn + 13, {kFn}) == 257);
+  SECTION("an instruction in between that writes eax") {
+    const Bytes code = {0xb8, 0x01, 0x01, 0x00, 0x00, 0x89, 0xd0, 0x0f, 0x05};  // mov eax, edx
+    auto i2 = decode(code, kFn, 10);
+    REQUIRE(i2);
+    CHECK_FALSE(constant_syscall_number(*i2, kFn + 7, {}));
+  }
+  SECTION("an implicit write of rax in between (rdtsc)") {
+    const Bytes code = {0xb8, 0x01, 0x01, 0x00, 0x00, 0x0f, 0x31, 0x0f, 0x05};
+    auto i2 = decode(code, kFn, 10);
+    REQUIRE(i2);
+    CHECK_FALSE(constant_syscall_number(*i2, kFn + 7, {}));
+  }
+  SECTION("a call in between") {
+    const Bytes code = {0xb8, 0x01, 0x01, 0x00, 0x00, 0xe8, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x05};
+    auto i2 = decode(code, kFn, 10);
+    REQUIRE(i2);
+    CHECK_FALSE(constant_syscall_number(*i2, kFn + 10, {}));
+  }
+}
+
 TEST_CASE("deferred_verdict", "[monkeypatch][site][deferred]") {
   // A vdso-like region [mov; syscall] at 0x1000..0x1007, syscall at 0x1005.
   const PatchRegion r = region_of(0x1000, 0x1007, 0x1005);
