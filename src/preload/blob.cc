@@ -38,6 +38,11 @@ const std::set<int64_t>& buffered_syscalls() {
       SYS_getpid,       SYS_getppid,   SYS_gettid,     SYS_getuid,     SYS_geteuid,
       SYS_getgid,       SYS_getegid,   SYS_getdents64, SYS_close,      SYS_fcntl,
       SYS_openat,       SYS_fadvise64, SYS_ioctl,      SYS_unlinkat,   SYS_mkdirat,
+      SYS_stat,         SYS_lstat,     SYS_readlink,   SYS_readlinkat, SYS_getcwd,
+      SYS_access,       SYS_faccessat, SYS_faccessat2, SYS_unlink,     SYS_rmdir,
+      SYS_mkdir,        SYS_rename,    SYS_renameat,   SYS_renameat2,  SYS_chmod,
+      SYS_fchmod,       SYS_fchmodat,  SYS_utimensat,  SYS_uname,      SYS_sysinfo,
+      SYS_getrusage,    SYS_prlimit64, SYS_copy_file_range, SYS_rt_sigaction, SYS_rt_sigprocmask,
       // Those that may block (the recorder takes them back when they do).
       SYS_writev,       SYS_futex,     SYS_poll,       SYS_ppoll,      SYS_epoll_wait,
       SYS_epoll_pwait,  SYS_accept,    SYS_accept4,    SYS_recvfrom,   SYS_sendto,

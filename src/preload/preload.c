@@ -38,6 +38,8 @@ enum {
   kRwfNowait = 8,
   kEagain = 11,
 };
+enum { kUtsnameSize = 390, kSysinfoSize = 112, kRusageSize = 144 };
+enum { kSigsetSize = 8, kKernelSigactionSize = 32, kSigBlock = 0 };
 enum { kStatModeOffset = 24, kIfmt = 0170000, kIfreg = 0100000, kIfdir = 0040000 };
 /* From <fcntl.h> and <linux/fs.h>, for the same reason. */
 enum {
@@ -369,7 +371,61 @@ __attribute__((visibility("hidden"))) RRL_CODE int rrl_buffered(long* frame) {
       if (a1 != RRL_FICLONE) return 0;
       return buffer_plain(frame);
     case SYS_fstat:
+    case SYS_stat:
+    case SYS_lstat:
       return buffer_one(frame, a1, kStatSize, kOutOnZero, 1);
+    case SYS_readlink:
+      if (a2 > RRL_MAX_BUFFERED_IO) return 0;
+      return buffer_one(frame, a1, a2, kOutResult, 1);
+    case SYS_readlinkat:
+      if ((uint64_t)frame[4] > RRL_MAX_BUFFERED_IO) return 0;
+      return buffer_one(frame, a2, (uint64_t)frame[4], kOutResult, 1);
+    case SYS_getcwd: /* the result is the length written, with the NUL */
+      if (a1 > RRL_MAX_BUFFERED_IO) return 0;
+      return buffer_one(frame, a0, a1, kOutResult, 1);
+    case SYS_access:
+    case SYS_faccessat:
+    case SYS_faccessat2:
+    case SYS_unlink:
+    case SYS_rmdir:
+    case SYS_mkdir:
+    case SYS_rename:
+    case SYS_renameat:
+    case SYS_renameat2:
+    case SYS_chmod:
+    case SYS_fchmod:
+    case SYS_fchmodat:
+    case SYS_utimensat:
+      return buffer_plain(frame);
+    case SYS_uname:
+      return buffer_one(frame, a0, kUtsnameSize, kOutOnZero, 1);
+    case SYS_sysinfo:
+      return buffer_one(frame, a0, kSysinfoSize, kOutOnZero, 1);
+    case SYS_getrusage:
+      return buffer_one(frame, a1, kRusageSize, kOutOnZero, 1);
+    case SYS_prlimit64:
+      /* Reading a limit only: a new one changes what replay must see (the
+       * stack limit decides where the stack overflows), so it is traced. */
+      if (frame[3] != 0) return 0;
+      return buffer_one(frame, (uint64_t)frame[4], 16, kOutOnZero, 1);
+    case SYS_rt_sigaction:
+      /* Replay runs these two for real (the kernel keeps their state). */
+      if (frame[4] != kSigsetSize) return 0;
+      return buffer_one(frame, a2, kKernelSigactionSize, kOutOnZero, 1);
+    case SYS_rt_sigprocmask:
+      /* Only when it cannot unblock anything: a signal it unblocks would be
+       * delivered at the untraced syscall's exit, with this call's record
+       * not written yet, and the recorder holds such a signal back, which
+       * would break "delivered before sigprocmask returns". */
+      if (frame[4] != kSigsetSize || (a1 != 0 && a0 != kSigBlock)) return 0;
+      return buffer_one(frame, a2, kSigsetSize, kOutOnZero, 1);
+    case SYS_copy_file_range: {
+      /* Into rr-like's stdout or stderr, replay must show the bytes, which
+       * only the traced path captures. Offsets written back on success. */
+      if ((long)a2 <= 2 || (uint64_t)frame[5] > RRL_MAX_BUFFERED_IO * 64) return 0;
+      struct Out offs[2] = {{a1, 8, 1, 0, kOutOnSuccess}, {(uint64_t)frame[4], 8, 1, 0, kOutOnSuccess}};
+      return buffer_call(frame, offs, 2);
+    }
     case SYS_newfstatat:
       return buffer_one(frame, a2, kStatSize, kOutOnZero, 1);
     case SYS_lseek:

@@ -59,7 +59,21 @@ Status ReplaySession::on_buffered(const trace::Event& ev, const trace::BufferedS
                           syscalls::name(be.syscallno), be.args[static_cast<size_t>(i)],
                           regs->arg(i))));
   }
-  if (t.at_real_entry) RRL_TRY(skip_real_entry(t));
+  if (runs_for_real(be.syscallno) && be.result != RRL_SYSCALL_ABORTED) {
+    // Signal dispositions and the signal mask (rt_sigaction and
+    // rt_sigprocmask are buffered) live in the kernel: the call runs again.
+    trace::SyscallEvent sc;
+    sc.syscallno = be.syscallno;
+    sc.args = be.args;
+    sc.regs = *regs;
+    sc.regs.r.rax = static_cast<uint64_t>(be.result);
+    RRL_TRY(execute_syscall(t, ev, sc, *regs));
+    auto after = ptrace::get_regs(t.tid);
+    if (!after) return std::unexpected(after.error());
+    *regs = *after;
+  } else if (t.at_real_entry) {
+    RRL_TRY(skip_real_entry(t));
+  }
   RRL_TRY(write_all(t, be.writes));
   const uint8_t echo = be.flags & (trace::SyscallEvent::kToStdout | trace::SyscallEvent::kToStderr);
   if (echo != 0 && echo_) {

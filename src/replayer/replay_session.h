@@ -252,5 +252,8 @@ std::optional<std::string> compare_regs(const Registers& expected, const Registe
 bool same_state(const Registers& a, const Registers& b);
 // How many arguments a syscall takes (6 when not known).
 int syscall_arg_count(int64_t nr);
+// Syscalls replay runs for real (address space, signal dispositions and mask,
+// thread pointer) rather than emulating them.
+bool runs_for_real(int64_t nr);
 
 }  // namespace rrl::replayer

@@ -31,6 +31,31 @@ bool is_error(int64_t r) {
   return r < 0 && r > -4096;
 }
 
+
+// Syscalls that wait with a temporary signal mask, which the kernel puts back
+// only after the handler of the signal that ended the wait has been set up.
+bool swaps_signal_mask(int64_t nr) {
+  return nr == SYS_rt_sigsuspend || nr == SYS_ppoll || nr == SYS_pselect6;
+}
+
+// Syscalls after which the registers legitimately differ from those at entry.
+bool changes_registers(int64_t nr) {
+  return nr == SYS_rt_sigreturn || nr == SYS_execve || nr == SYS_execveat;
+}
+
+Status write_fully(int fd, const std::vector<uint8_t>& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return fail_errno("write replayed output");
+    done += static_cast<size_t>(n);
+  }
+  return {};
+}
+
+}  // namespace
+
 // Syscalls whose effect lives in the kernel's view of the task (its address
 // space, signal dispositions and mask, thread pointer): replay runs them.
 bool runs_for_real(int64_t nr) {
@@ -56,30 +81,6 @@ bool runs_for_real(int64_t nr) {
       return false;
   }
 }
-
-// Syscalls that wait with a temporary signal mask, which the kernel puts back
-// only after the handler of the signal that ended the wait has been set up.
-bool swaps_signal_mask(int64_t nr) {
-  return nr == SYS_rt_sigsuspend || nr == SYS_ppoll || nr == SYS_pselect6;
-}
-
-// Syscalls after which the registers legitimately differ from those at entry.
-bool changes_registers(int64_t nr) {
-  return nr == SYS_rt_sigreturn || nr == SYS_execve || nr == SYS_execveat;
-}
-
-Status write_fully(int fd, const std::vector<uint8_t>& data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return fail_errno("write replayed output");
-    done += static_cast<size_t>(n);
-  }
-  return {};
-}
-
-}  // namespace
 
 // Registers beyond a syscall's arguments may hold anything (a stale rdtsc
 // value, say), so only the arguments it takes are compared.

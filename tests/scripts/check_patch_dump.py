@@ -20,6 +20,10 @@ blocking_signal (tests/programs/blocking_signal.c):
   - buffered syscalls that a signal ended were taken back (aborted), and
     every SIGALRM was delivered outside the preload code proper (a stub's
     traced syscall is fine: it holds no record of the buffer).
+buffered_misc (tests/programs/buffered_misc.c):
+  - every kind of syscall it makes was buffered at least once (the first
+    call of a site is traced and patches it), and SIGUSR1, unblocked by a
+    traced rt_sigprocmask, came outside the preload code.
 Prints what it found; exits 1 with FAIL lines when a check fails."""
 import json
 import sys
@@ -121,11 +125,34 @@ def check_blocking_signal(events):
     return bad
 
 
+def check_buffered_misc(events):
+    """tests/programs/buffered_misc.c: each family of syscalls it makes was
+    buffered at least once, and every SIGUSR1 came outside the preload code."""
+    bad = 0
+    buffered = {e["syscall"] for e in events if e["kind"] == "buffered_syscall"}
+    families = [["getcwd"], ["readlink"], ["readlinkat"], ["copy_file_range"], ["uname"],
+                ["sysinfo"], ["getrusage"], ["prlimit64"], ["rt_sigaction"], ["rt_sigprocmask"],
+                ["utimensat"], ["access", "faccessat", "faccessat2"],
+                ["rename", "renameat", "renameat2"], ["unlink", "unlinkat"], ["mkdir", "mkdirat"],
+                ["rmdir", "unlinkat"], ["chmod", "fchmodat"], ["newfstatat", "stat", "lstat"]]
+    for names in families:
+        if not buffered.intersection(names):
+            bad |= fail("never buffered: " + "/".join(names))
+    usr1 = [e for e in events if e["kind"] == "signal" and e.get("signal") == "SIGUSR1"]
+    if len(usr1) != 3:
+        bad |= fail(f"expected 3 SIGUSR1 deliveries, got {len(usr1)}")
+    for e in usr1:
+        if PRELOAD_CODE[0] <= int(e["ip"], 16) < PRELOAD_CODE[1]:
+            bad |= fail(f"SIGUSR1 delivered inside the preload code at event {e['event']}")
+    print(f"{len(buffered)} syscalls buffered, {len(usr1)} SIGUSR1 deliveries")
+    return bad
+
+
 def main():
     case, path = sys.argv[1], sys.argv[2]
     events = load(path)
     checks = {"futex_signal": check_futex_signal, "wait_blocked": check_wait_blocked,
-              "blocking_signal": check_blocking_signal}
+              "blocking_signal": check_blocking_signal, "buffered_misc": check_buffered_misc}
     return checks[case](events)
 
 
