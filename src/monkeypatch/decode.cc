@@ -3,6 +3,7 @@
 #include <capstone/capstone.h>
 #include <fmt/core.h>
 
+#include <string_view>
 #include <utility>
 
 namespace rrl::monkeypatch {
@@ -88,6 +89,73 @@ void classify_traps(const cs_insn& ci, Insn& insn) {
   }
 }
 
+// The encoding number of a general register (any width), or kRegNone.
+int8_t gp_number(unsigned reg) {
+  static const unsigned kRegs[16][4] = {
+      {X86_REG_RAX, X86_REG_EAX, X86_REG_AX, X86_REG_AL},
+      {X86_REG_RCX, X86_REG_ECX, X86_REG_CX, X86_REG_CL},
+      {X86_REG_RDX, X86_REG_EDX, X86_REG_DX, X86_REG_DL},
+      {X86_REG_RBX, X86_REG_EBX, X86_REG_BX, X86_REG_BL},
+      {X86_REG_RSP, X86_REG_ESP, X86_REG_SP, X86_REG_SPL},
+      {X86_REG_RBP, X86_REG_EBP, X86_REG_BP, X86_REG_BPL},
+      {X86_REG_RSI, X86_REG_ESI, X86_REG_SI, X86_REG_SIL},
+      {X86_REG_RDI, X86_REG_EDI, X86_REG_DI, X86_REG_DIL},
+      {X86_REG_R8, X86_REG_R8D, X86_REG_R8W, X86_REG_R8B},
+      {X86_REG_R9, X86_REG_R9D, X86_REG_R9W, X86_REG_R9B},
+      {X86_REG_R10, X86_REG_R10D, X86_REG_R10W, X86_REG_R10B},
+      {X86_REG_R11, X86_REG_R11D, X86_REG_R11W, X86_REG_R11B},
+      {X86_REG_R12, X86_REG_R12D, X86_REG_R12W, X86_REG_R12B},
+      {X86_REG_R13, X86_REG_R13D, X86_REG_R13W, X86_REG_R13B},
+      {X86_REG_R14, X86_REG_R14D, X86_REG_R14W, X86_REG_R14B},
+      {X86_REG_R15, X86_REG_R15D, X86_REG_R15W, X86_REG_R15B},
+  };
+  for (int8_t n = 0; n < 16; ++n)
+    for (unsigned r : kRegs[n])
+      if (r == reg) return n;
+  return MemOperand::kRegNone;
+}
+
+bool is_32bit_gp(unsigned reg) {
+  return reg == X86_REG_EAX || reg == X86_REG_ECX || reg == X86_REG_EDX || reg == X86_REG_EBX ||
+         reg == X86_REG_ESP || reg == X86_REG_EBP || reg == X86_REG_ESI || reg == X86_REG_EDI ||
+         reg == X86_REG_R8D ||
+         reg == X86_REG_R9D || reg == X86_REG_R10D || reg == X86_REG_R11D ||
+         reg == X86_REG_R12D || reg == X86_REG_R13D || reg == X86_REG_R14D || reg == X86_REG_R15D;
+}
+
+void classify_memory(const cs_insn& ci, Insn& insn) {
+  const cs_x86& x = ci.detail->x86;
+  // Capstone 4 does not always name the vector index of a gather or scatter.
+  std::string_view mnemonic(ci.mnemonic);
+  if (mnemonic.find("gather") != std::string_view::npos ||
+      mnemonic.find("scatter") != std::string_view::npos)
+    insn.memory_unknown = true;
+  for (uint8_t i = 0; i < x.op_count; ++i) {
+    const cs_x86_op& op = x.operands[i];
+    if (op.type != X86_OP_MEM) continue;
+    MemOperand m;
+    m.disp = op.mem.disp;
+    m.scale = static_cast<uint8_t>(op.mem.scale > 0 ? op.mem.scale : 1);
+    if (op.mem.segment == X86_REG_FS) m.segment = MemOperand::Segment::kFs;
+    if (op.mem.segment == X86_REG_GS) m.segment = MemOperand::Segment::kGs;
+    if (op.mem.base == X86_REG_RIP || op.mem.base == X86_REG_EIP) {
+      m.base = MemOperand::kRegRip;
+    } else if (op.mem.base != X86_REG_INVALID) {
+      m.base = gp_number(op.mem.base);
+      if (m.base == MemOperand::kRegNone) insn.memory_unknown = true;
+      m.addr32 = is_32bit_gp(op.mem.base);
+    }
+    // eiz/riz: a zero index some encodings spell out (`nop [rax + riz]`).
+    if (op.mem.index != X86_REG_INVALID && op.mem.index != X86_REG_EIZ &&
+        op.mem.index != X86_REG_RIZ) {
+      m.index = gp_number(op.mem.index);
+      if (m.index == MemOperand::kRegNone) insn.memory_unknown = true;  // a vector index
+      m.addr32 = m.addr32 || is_32bit_gp(op.mem.index);
+    }
+    insn.memory.push_back(m);
+  }
+}
+
 bool writes_rax(size_t handle, const cs_insn& ci) {
   cs_regs read, written;
   uint8_t nread = 0, nwritten = 0;
@@ -123,6 +191,7 @@ void fill_insn(size_t handle, const cs_insn& ci, Insn& insn) {
   const bool any_branch = insn.is_call || cs_insn_group(handle, &ci, CS_GRP_JUMP);
   insn.is_indirect_branch = any_branch && !insn.is_rel_branch();
   insn.writes_rax = writes_rax(handle, ci);
+  classify_memory(ci, insn);
   classify_rip_use(ci, insn);
   classify_traps(ci, insn);
   if (insn.is_sysenter) mark_unrelocatable(insn, "sysenter returns to a fixed address");

@@ -27,6 +27,23 @@ enum class RelBranchKind : uint8_t {
   kLoop,  // e0 loopne, e1 loope, e2 loop, e3 jrcxz/jecxz: rel8 only
 };
 
+// A memory operand of an instruction, as the registers that address it:
+// base + index * scale + disp (+ the fs or gs base). Registers are numbered
+// as in the x86 encoding (0 rax, 1 rcx, 2 rdx, 3 rbx, 4 rsp, 5 rbp, 6 rsi,
+// 7 rdi, 8..15 r8..r15), kRegRip for rip-relative (relative to the end of
+// the instruction), kRegNone when absent.
+struct MemOperand {
+  static constexpr int8_t kRegNone = -1;
+  static constexpr int8_t kRegRip = 16;
+  enum class Segment : uint8_t { kNone, kFs, kGs };
+  int8_t base = kRegNone;
+  int8_t index = kRegNone;
+  uint8_t scale = 1;
+  bool addr32 = false;  // 32-bit address size: the sum is truncated
+  Segment segment = Segment::kNone;
+  int64_t disp = 0;
+};
+
 struct Insn {
   uint64_t address = 0;
   uint8_t size = 0;
@@ -46,6 +63,11 @@ struct Insn {
   uint64_t branch_target = 0;  // absolute target of a rel branch
 
   bool writes_rax = false;    // writes any part of rax, explicitly or not
+
+  // Its explicit memory operands. memory_unknown: one that cannot be worked
+  // out from general registers (a gather or scatter indexes by a vector).
+  std::vector<MemOperand> memory;
+  bool memory_unknown = false;
 
   bool rip_relative = false;  // a memory operand is [rip + disp32]
   uint8_t disp_offset = 0;    // offset of that disp32 in bytes

@@ -107,6 +107,12 @@ struct Task {
   std::shared_ptr<AddressSpace> as;
 };
 
+// The pages one iteration of a probed loop may write (progress.cc).
+struct TouchedPages {
+  std::set<uint64_t> pages;
+  bool unknown = false;  // an address could not be worked out: compare everything
+};
+
 class Session {
  public:
   // `chaos_seed`: chaos mode with that seed (chaos.h).
@@ -126,7 +132,7 @@ class Session {
   // `at_syscall`: it stopped right before a syscall instruction.
   Expected<std::vector<trace::MemWord>> probe_progress(Task& t, bool* spinning, bool* at_syscall);
   std::optional<uint64_t> branch_count(const Task& t);
-  Expected<bool> step_around(Task& t, uint64_t anchor);
+  Expected<bool> step_around(Task& t, uint64_t anchor, TouchedPages* touched = nullptr);
   Expected<bool> step_once(Task& t);
   Expected<bool> resume_to_trap(Task& t, bool step);
   Status leave_rep_string(Task& t);

@@ -59,9 +59,10 @@ Status ReplaySession::on_buffered(const trace::Event& ev, const trace::BufferedS
                           syscalls::name(be.syscallno), be.args[static_cast<size_t>(i)],
                           regs->arg(i))));
   }
-  if (runs_for_real(be.syscallno) && be.result != RRL_SYSCALL_ABORTED) {
-    // Signal dispositions and the signal mask (rt_sigaction and
-    // rt_sigprocmask are buffered) live in the kernel: the call runs again.
+  // Signal dispositions and the signal mask live in the kernel: these two
+  // run again. (A buffered prlimit64 only reads a limit: emulated.)
+  const bool signal_state = be.syscallno == SYS_rt_sigaction || be.syscallno == SYS_rt_sigprocmask;
+  if (signal_state && be.result != RRL_SYSCALL_ABORTED) {
     trace::SyscallEvent sc;
     sc.syscallno = be.syscallno;
     sc.args = be.args;

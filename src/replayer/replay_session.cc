@@ -291,8 +291,9 @@ Expected<int> ReplaySession::advance_to_entry(ReplayTask& t, bool for_real) {
       t.at_real_entry = !t.last_resume_sysemu;
       break;
     }
-    RRL_TRY(ptrace::syscall(t.tid));
-    status = wait_filtered(t, Resume::kSyscall);
+    // Through run_task, like any resumption: a debugger's breakpoint may
+    // come before the entry.
+    status = advance(t, /*sysemu=*/false);
   }
   return status;
 }
@@ -350,10 +351,17 @@ Expected<Registers> ReplaySession::advance_to_syscall(ReplayTask& t, const trace
     if (!status) return std::unexpected(status.error());
     // A vsyscall-page call stops through the replay's seccomp filter.
     bool vsyscall = WIFSTOPPED(*status) && (*status >> 16) == PTRACE_EVENT_SECCOMP;
-    if (!vsyscall && (!WIFSTOPPED(*status) || WSTOPSIG(*status) != (SIGTRAP | 0x80)))
+    if (!vsyscall && (!WIFSTOPPED(*status) || WSTOPSIG(*status) != (SIGTRAP | 0x80))) {
+      std::string where;
+      if (WIFSTOPPED(*status)) {
+        auto now = ptrace::get_regs(t.tid);
+        auto si = ptrace::get_siginfo(t.tid);
+        if (now && si) where = fmt::format(" at {:#x} (si_code {})", now->ip(), si->si_code);
+      }
       return std::unexpected(
-          divergence(ev, fmt::format("expected syscall {}, but the task stopped with {}",
-                                     syscalls::name(nr), describe_status(*status))));
+          divergence(ev, fmt::format("expected syscall {}, but the task stopped with {}{}",
+                                     syscalls::name(nr), describe_status(*status), where)));
+    }
     t.at_entry = true;
   }
   auto regs = ptrace::get_regs(t.tid);

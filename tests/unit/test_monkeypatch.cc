@@ -92,6 +92,37 @@ TEST_CASE("decode classifies syscall sites and branches", "[monkeypatch]") {
   CHECK_FALSE(one({0x66, 0xe9, 0x10, 0x00}, kFn).relocatable);  // jmp rel16
 }
 
+TEST_CASE("decode reports memory operands by register", "[monkeypatch]") {
+  // mov qword ptr [rbx + rcx*8 + 0x10], rax
+  Insn a = one(Bytes{0x48, 0x89, 0x44, 0xcb, 0x10}, 0x1000);
+  REQUIRE(a.memory.size() == 1);
+  CHECK(a.memory[0].base == 3);
+  CHECK(a.memory[0].index == 1);
+  CHECK(a.memory[0].scale == 8);
+  CHECK(a.memory[0].disp == 0x10);
+  CHECK_FALSE(a.memory_unknown);
+  // add dword ptr [rip + 0x100], 1
+  Insn b = one(Bytes{0x83, 0x05, 0x00, 0x01, 0x00, 0x00, 0x01}, 0x2000);
+  REQUIRE(b.memory.size() == 1);
+  CHECK(b.memory[0].base == MemOperand::kRegRip);
+  CHECK(b.memory[0].disp == 0x100);
+  // mov qword ptr fs:[0x28], rax
+  Insn c = one(Bytes{0x64, 0x48, 0x89, 0x04, 0x25, 0x28, 0x00, 0x00, 0x00}, 0x3000);
+  REQUIRE(c.memory.size() == 1);
+  CHECK(c.memory[0].segment == MemOperand::Segment::kFs);
+  CHECK(c.memory[0].base == MemOperand::kRegNone);
+  CHECK(c.memory[0].disp == 0x28);
+  // mov dword ptr [eax], 0 (32-bit address size)
+  Insn d = one(Bytes{0x67, 0xc7, 0x00, 0x00, 0x00, 0x00, 0x00}, 0x4000);
+  REQUIRE(d.memory.size() == 1);
+  CHECK(d.memory[0].addr32);
+  CHECK(d.memory[0].base == 0);
+  // add rax, rbx: no memory
+  CHECK(one(Bytes{0x48, 0x01, 0xd8}, 0x5000).memory.empty());
+  // vpscatterdd [rax + zmm1*4] {k1}, zmm0: indexed by a vector
+  CHECK(one(Bytes{0x62, 0xf2, 0x7d, 0x49, 0xa0, 0x04, 0x88}, 0x6000).memory_unknown);
+}
+
 TEST_CASE("decode stops at bytes that do not decode", "[monkeypatch]") {
   auto insns = must_decode({0x90, 0x0f, 0x05, 0x48}, kFn);  // a truncated instruction
   CHECK(insns.size() == 2);
