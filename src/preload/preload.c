@@ -422,7 +422,7 @@ __attribute__((visibility("hidden"))) RRL_CODE int rrl_buffered(long* frame) {
     case SYS_copy_file_range: {
       /* Into rr-like's stdout or stderr, replay must show the bytes, which
        * only the traced path captures. Offsets written back on success. */
-      if ((long)a2 <= 2 || (uint64_t)frame[5] > RRL_MAX_BUFFERED_IO * 64) return 0;
+      if ((long)a2 <= 2) return 0;
       struct Out offs[2] = {{a1, 8, 1, 0, kOutOnSuccess}, {(uint64_t)frame[4], 8, 1, 0, kOutOnSuccess}};
       return buffer_call(frame, offs, 2);
     }

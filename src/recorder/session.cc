@@ -290,6 +290,11 @@ Status Session::resume(Task& t, bool to_syscall_exit, int sig) {
 // a syscall after it (that task's user code ran after this entry): without
 // it, replay would run the other task's code first.
 Status Session::record(pid_t tid, trace::EventData data) {
+  RRL_TRY(write_entry_markers(tid));
+  return write_event(tid, std::move(data));
+}
+
+Status Session::write_entry_markers(pid_t tid) {
   auto pending = [&](pid_t p) {
     auto it = tasks_.find(p);
     return it != tasks_.end() && it->second->entry_marker_pending;
@@ -306,7 +311,7 @@ Status Session::record(pid_t tid, trace::EventData data) {
     tasks_[other]->entry_marker_pending = false;
     RRL_TRY(write_event(other, trace::SyscallEntryEvent{tasks_[other]->entry_nr}));
   }
-  return write_event(tid, std::move(data));
+  return {};
 }
 
 Status Session::write_event(pid_t tid, trace::EventData data) {
@@ -314,7 +319,21 @@ Status Session::write_event(pid_t tid, trace::EventData data) {
   kLog.debug(tid, "event {} {}", ev.number, trace::kind_name(ev.data));
   RRL_TRY(writer_.append(ev));
   if (progress::resets_progress(ev.data)) RRL_TRY(progress_->reset(tid));
-  // Flush often enough that a recording killed with SIGKILL keeps its events.
+  return flush_now_and_then();
+}
+
+// A buffered syscall straight from its record (syscallbuf.cc): the same
+// event as record() of a BufferedSyscallEvent, without building one.
+Status Session::record_buffered_view(pid_t tid, const trace::BufferedSyscallView& e) {
+  RRL_TRY(write_entry_markers(tid));
+  uint64_t number = next_event_++;
+  kLog.debug(tid, "event {} buffered_syscall", number);
+  RRL_TRY(writer_.append_buffered(number, tid, e));
+  return flush_now_and_then();
+}
+
+// Flush often enough that a recording killed with SIGKILL keeps its events.
+Status Session::flush_now_and_then() {
   int64_t now = monotonic_ms();
   if (now - last_flush_ms_ > 250) {
     last_flush_ms_ = now;

@@ -151,6 +151,9 @@ class Session {
   void release_vfork_parent(Task& child);
   Status record(pid_t tid, trace::EventData data);
   Status write_event(pid_t tid, trace::EventData data);
+  Status write_entry_markers(pid_t tid);
+  Status record_buffered_view(pid_t tid, const trace::BufferedSyscallView& e);
+  Status flush_now_and_then();
   void enforce_time_slice();
   void set_alarm(int64_t deadline_us);
 

@@ -184,6 +184,7 @@ Status Session::record_buffered(Task& t, std::span<const uint8_t> records) {
   // Whether each fd written to is rr-like's stdout or stderr: it cannot
   // change between the records of one flush (closing or duplicating is traced).
   std::map<uint64_t, uint8_t> std_flags;
+  const bool shared_maps = shared_file_maps_.contains(t.tgid);
   size_t pos = 0;
   while (pos + sizeof(rrl_record) <= records.size()) {
     rrl_record rec;
@@ -193,29 +194,42 @@ Status Session::record_buffered(Task& t, std::span<const uint8_t> records) {
     if (rec.size < sizeof rec || pos + rec.size > records.size() ||
         out_total > rec.size - sizeof rec)
       return fail(fmt::format("corrupt syscall buffer record at offset {} of task {}", pos, t.tid));
-    trace::BufferedSyscallEvent ev;
-    ev.syscallno = rec.syscallno;
-    std::memcpy(ev.args.data(), rec.args, sizeof rec.args);
-    ev.result = rec.result;
+    trace::BufferedSyscallView::Write writes[RRL_OUT_AREAS];
+    size_t nwrites = 0;
     size_t data_pos = pos + sizeof rec;
     for (int i = 0; i < RRL_OUT_AREAS; ++i) {
       if (rec.out_len[i] == 0) continue;
-      auto data = records.subspan(data_pos, rec.out_len[i]);
-      ev.writes.push_back({rec.out_addr[i], std::vector<uint8_t>(data.begin(), data.end())});
+      writes[nwrites++] = {rec.out_addr[i], records.subspan(data_pos, rec.out_len[i])};
       data_pos += rec.out_len[i];
     }
-    // The fd cannot have changed since: closing or duplicating is traced,
-    // and the flush comes first at that stop.
-    if (is_write_syscall(ev.syscallno) && ev.result > 0) {
-      auto known = std_flags.find(ev.args[0]);
+    uint8_t flags = 0;
+    const bool wrote = is_write_syscall(rec.syscallno) && rec.result > 0;
+    if (wrote) {
+      auto known = std_flags.find(rec.args[0]);
       if (known == std_flags.end())
-        known = std_flags.emplace(ev.args[0], std_file_flag(t, ev.args[0])).first;
-      ev.flags = known->second;
+        known = std_flags.emplace(rec.args[0], std_file_flag(t, rec.args[0])).first;
+      flags = known->second;
+    }
+    if (wrote && shared_maps) {
       // Replay emulates the write: a MAP_SHARED mapping of the file gets its
       // new contents from the trace (as for a traced write).
+      trace::BufferedSyscallEvent ev;
+      ev.syscallno = rec.syscallno;
+      std::memcpy(ev.args.data(), rec.args, sizeof rec.args);
+      ev.result = rec.result;
+      ev.flags = flags;
+      for (size_t i = 0; i < nwrites; ++i)
+        ev.writes.push_back({writes[i].addr, {writes[i].data.begin(), writes[i].data.end()}});
       RRL_TRY(capture_shared_mappings(t, ev.syscallno, ev.args[0], ev.result, ev.writes));
+      RRL_TRY(record(t.tid, std::move(ev)));
+    } else {
+      trace::BufferedSyscallView view{rec.syscallno,
+                                      std::span<const uint64_t, 6>(rec.args, 6),
+                                      rec.result,
+                                      flags,
+                                      {writes, nwrites}};
+      RRL_TRY(record_buffered_view(t.tid, view));
     }
-    RRL_TRY(record(t.tid, std::move(ev)));
     pos += rec.size;
   }
   return {};

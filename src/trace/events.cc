@@ -312,6 +312,23 @@ void encode_event(const Event& ev, ByteWriter& w) {
   std::visit([&](const auto& d) { put(w, d); }, ev.data);
 }
 
+void encode_buffered(uint64_t number, int32_t tid, const BufferedSyscallView& e, ByteWriter& w) {
+  static const auto kIndex =
+      static_cast<uint8_t>(EventData(std::in_place_type<BufferedSyscallEvent>).index());
+  w.u8(kIndex);
+  w.u64(number);
+  w.u32(static_cast<uint32_t>(tid));
+  w.i64(e.syscallno);
+  for (uint64_t a : e.args) w.u64(a);
+  w.i64(e.result);
+  w.u8(e.flags);
+  w.u64(e.writes.size());
+  for (const auto& m : e.writes) {
+    w.u64(m.addr);
+    w.bytes(m.data);
+  }
+}
+
 Expected<Event> decode_event(std::span<const uint8_t> bytes) {
   ByteReader rd(bytes);
   Event ev;

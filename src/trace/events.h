@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <variant>
 #include <optional>
@@ -192,6 +193,22 @@ struct Event {
 const char* kind_name(const EventData& d);
 
 void encode_event(const Event& ev, ByteWriter& w);
+
+// A BufferedSyscallEvent encoded straight from its parts, without building
+// the event (the recorder's syscall-buffer flushes write hundreds of
+// thousands): the same bytes as encode_event of that event.
+struct BufferedSyscallView {
+  int64_t syscallno = 0;
+  std::span<const uint64_t, 6> args;
+  int64_t result = 0;
+  uint8_t flags = 0;
+  struct Write {
+    uint64_t addr = 0;
+    std::span<const uint8_t> data;
+  };
+  std::span<const Write> writes;
+};
+void encode_buffered(uint64_t number, int32_t tid, const BufferedSyscallView& e, ByteWriter& w);
 Expected<Event> decode_event(std::span<const uint8_t> bytes);
 
 }  // namespace rrl::trace

@@ -79,6 +79,15 @@ Status TraceWriter::append(const Event& ev) {
   return {};
 }
 
+Status TraceWriter::append_buffered(uint64_t number, int32_t tid, const BufferedSyscallView& e) {
+  RRL_TRY(check_open());
+  scratch_.clear();
+  encode_buffered(number, tid, e, scratch_);
+  RRL_TRY(events_->append(scratch_.data()));
+  ++event_count_;
+  return {};
+}
+
 Status TraceWriter::flush() {
   RRL_TRY(check_open());
   return events_->flush();

@@ -37,6 +37,8 @@ class TraceWriter {
   ~TraceWriter() = default;
 
   Status append(const Event& ev);
+  // The same as append() of that BufferedSyscallEvent (events.h).
+  Status append_buffered(uint64_t number, int32_t tid, const BufferedSyscallView& e);
   // Makes every event appended so far survive a SIGKILL of this process.
   Status flush();
 

@@ -186,6 +186,33 @@ TEST_CASE("buffered syscall and preload events round trip", "[events]") {
   CHECK(std::string(kind_name(EventData{p})) == "preload");
 }
 
+TEST_CASE("encode_buffered gives encode_event's bytes", "[events]") {
+  BufferedSyscallEvent b{17,
+                         {3, 0x1000, 64, 5, 0, 0},
+                         40,
+                         SyscallEvent::kToStderr,
+                         {{0x1000, std::vector<uint8_t>(40, 0x42)}, {0x2000, {1, 2, 3, 4, 5, 6, 7, 8}}}};
+  Event ev{1234, 77, b};
+  ByteWriter whole;
+  encode_event(ev, whole);
+  const uint64_t args[6] = {3, 0x1000, 64, 5, 0, 0};
+  BufferedSyscallView::Write writes[2] = {{0x1000, b.writes[0].data}, {0x2000, b.writes[1].data}};
+  ByteWriter parts;
+  encode_buffered(1234, 77, {17, std::span<const uint64_t, 6>(args, 6), 40, SyscallEvent::kToStderr, writes},
+                  parts);
+  CHECK(parts.data() == whole.data());
+  auto back = decode_event(parts.data());
+  REQUIRE(back);
+  CHECK(back->number == 1234);
+  CHECK(std::get<BufferedSyscallEvent>(back->data).writes.size() == 2);
+  // Without writes too.
+  ByteWriter none;
+  encode_buffered(9, 1, {39, std::span<const uint64_t, 6>(args, 6), 1000, 0, {}}, none);
+  ByteWriter none_whole;
+  encode_event(Event{9, 1, BufferedSyscallEvent{39, {3, 0x1000, 64, 5, 0, 0}, 1000, 0, {}}}, none_whole);
+  CHECK(none.data() == none_whole.data());
+}
+
 TEST_CASE("syscall entry and sched events round trip", "[events]") {
   CHECK(round_trip(SyscallEntryEvent{-38}).syscallno == -38);
   SchedEvent s{sample_regs(6), {{0x1000, 7}}, std::nullopt};
