@@ -101,15 +101,31 @@ Status Session::run() {
 // waitpid.
 void Session::enforce_time_slice() {
   bool others_wait = running_ && (!ready_.empty() || !running_->deferred.empty());
-  if (!others_wait || running_->interrupt_sent) {
+  if (!others_wait) {
     set_alarm(0);
     return;
   }
   int64_t now = monotonic_us();
+  if (running_->interrupt_sent) {
+    // The interrupt's stop has not come. It can be lost to a stop that came
+    // first (a syscall entry); then the task may go to sleep in a buffered
+    // syscall with everybody else waiting for it: interrupt it again.
+    constexpr int64_t kInterruptRetryUs = 20000;
+    if (now - running_->interrupt_sent_us >= kInterruptRetryUs) {
+      kLog.debug(running_->tid, "no stop for the interrupt: sent again");
+      (void)ptrace::interrupt(running_->tid);
+      running_->interrupt_sent_us = now;
+    }
+    set_alarm(running_->interrupt_sent_us + kInterruptRetryUs);
+    return;
+  }
   int64_t slice_end = running_since_us_ + running_slice_ms_ * 1000;
   if (now >= slice_end || blocked_in_untraced(*running_, now)) {
     set_alarm(0);
-    if (ptrace::interrupt(running_->tid)) running_->interrupt_sent = true;
+    if (ptrace::interrupt(running_->tid)) {
+      running_->interrupt_sent = true;
+      running_->interrupt_sent_us = now;
+    }
     return;
   }
   int64_t wake = slice_end;

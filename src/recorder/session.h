@@ -96,6 +96,7 @@ struct Task {
   bool exit_recorded = false;
   bool entry_marker_pending = false;  // see Session::record()
   bool interrupt_sent = false;
+  int64_t interrupt_sent_us = 0;  // when (monotonic): see Session::enforce_time_slice()
   bool stepped = false;  // single-stepped by the recorder since its last syscall (progress.cc)
   bool trap_flag_risk = false;  // single-stepped since it last ran: see Session::resume()
   int64_t slice_ms = kTimeSliceMs;  // its time slice: shorter while it spin-waits (signals.cc)
