@@ -12,6 +12,7 @@
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/tests/scripts/lib.sh"
+. "$ROOT/bench/lib.sh"
 
 RR_LIKE=$(resolve_exe "${1:-$ROOT/build/src/cli/rr-like}") || fail "rr-like not found: ${1:-}"
 N=${2:-5}
@@ -33,16 +34,6 @@ WORKLOADS=(
   "mutex_stress|./mutex_stress"
 )
 
-timed() {
-  local start=$EPOCHREALTIME
-  (cd "$W" && "$@") < /dev/null > /dev/null 2> "$TMP/stderr"
-  local st=$?
-  local end=$EPOCHREALTIME
-  [ $st = 0 ] || echo "warning: '$*' exited with $st: $(head -c 300 "$TMP/stderr")" >&2
-  awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f\n", e - s }'
-}
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-ratio() { awk -v n="$1" -v r="$2" 'BEGIN { if (n > 0) printf "%.2f", r / n; else print "-" }'; }
 # record RR_LIKE [FLAGS...] -- CMD: seconds; leaves the trace in $TMP/trace.
 record() {
   local rr=$1
