@@ -14,14 +14,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/tests/scripts/lib.sh"
 . "$ROOT/bench/lib.sh"
 
-RR_LIKE=$(resolve_exe "${1:-$ROOT/build/src/cli/rr-like}") || fail "rr-like not found: ${1:-}"
-N=${2:-5}
+bench_setup "${1:-}" "${2:-}" 5
 OLD=${3:-}
-[ -x "$RR_LIKE" ] || fail "rr-like is not executable: $RR_LIKE (build it or pass its path)"
-
-setup_tmp
-W=$TMP/work
-mkdir -p "$W"
 cc -O2 -pthread -o "$W/blocking_heavy" "$ROOT/bench/programs/blocking_heavy.c" || fail "cc failed"
 cc -O2 -pthread -I"$ROOT/tests/programs" -o "$W/mutex_stress" "$ROOT/tests/programs/mutex_stress.c" \
   || fail "cc failed"

@@ -2,6 +2,17 @@
 # Helpers shared by the overhead benches (source after tests/scripts/lib.sh;
 # `timed` needs $W, the workload directory, and $TMP).
 
+# bench_setup RR_LIKE_ARG N_ARG DEFAULT_N: sets RR_LIKE (default: the build's
+# rr-like), N, and a scratch workload directory $W under $TMP.
+bench_setup() {
+  RR_LIKE=$(resolve_exe "${1:-$ROOT/build/src/cli/rr-like}") || fail "rr-like not found: ${1:-}"
+  N=${2:-$3}
+  [ -x "$RR_LIKE" ] || fail "rr-like is not executable: $RR_LIKE (build it or pass its path)"
+  setup_tmp
+  W=$TMP/work
+  mkdir -p "$W"
+}
+
 # timed CMD...: seconds the command took in $W (output dropped).
 timed() {
   local start=$EPOCHREALTIME

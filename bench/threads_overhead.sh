@@ -20,13 +20,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/tests/scripts/lib.sh"
 . "$ROOT/bench/lib.sh"
 
-RR_LIKE=$(resolve_exe "${1:-$ROOT/build/src/cli/rr-like}") || fail "rr-like not found: ${1:-}"
-N=${2:-3}
-[ -x "$RR_LIKE" ] || fail "rr-like is not executable: $RR_LIKE (build it or pass its path)"
-
-setup_tmp
-W=$TMP/work
-mkdir -p "$W"
+bench_setup "${1:-}" "${2:-}" 3
 
 prepare_workloads() {
   cc -O2 -pthread -o "$W/threads_compute" "$ROOT/bench/programs/threads_compute.c" ||
