@@ -76,17 +76,17 @@ RRL_CODE static uint64_t round8(uint64_t n) {
   return (n + 7) & ~7ULL;
 }
 
-/* Room for a record with `len` bytes of output, or 0 (then the buffer wraps
- * at the next entry, after the recorder has flushed it). */
+/* Room for a record with `len` bytes of output, or 0 (then the next entry
+ * moves to the other half, after the recorder has flushed this one). */
 RRL_CODE static struct rrl_record* reserve(uint64_t len) {
   struct rrl_buffer_header* h = (struct rrl_buffer_header*)RRL_BUFFER_ADDR;
   uint64_t need = sizeof(struct rrl_record) + round8(len);
-  uint64_t room = RRL_BUFFER_SIZE - sizeof(struct rrl_buffer_header);
-  if (h->pos + need > room) {
+  if (h->pos + need > RRL_HALF_SIZE) {
     h->wrap_pending = 1;
     return 0;
   }
-  return (struct rrl_record*)(RRL_BUFFER_ADDR + sizeof(struct rrl_buffer_header) + h->pos);
+  return (struct rrl_record*)(RRL_BUFFER_ADDR + sizeof(struct rrl_buffer_header) + h->half +
+                              h->pos);
 }
 
 /* How much of an output area a result says was written. */
@@ -155,7 +155,9 @@ RRL_CODE static int buffer_call(long* frame, const struct Out* outs, int n) {
     total += len;
   }
   rec->size = sizeof(struct rrl_record) + round8(total);
-  ((struct rrl_buffer_header*)RRL_BUFFER_ADDR)->pos += rec->size;
+  struct rrl_buffer_header* h = (struct rrl_buffer_header*)RRL_BUFFER_ADDR;
+  h->pos += rec->size;
+  h->count++;
   frame[0] = result;
   return 1;
 }
@@ -332,6 +334,7 @@ __attribute__((visibility("hidden"))) RRL_CODE int rrl_buffered(long* frame) {
   struct rrl_buffer_header* h = (struct rrl_buffer_header*)RRL_BUFFER_ADDR;
   if (h->wrap_pending) {
     h->pos = 0;
+    h->half = h->half ? 0 : RRL_HALF_SIZE;
     h->epoch++;
     h->wrap_pending = 0;
   }
@@ -423,7 +426,8 @@ __attribute__((visibility("hidden"))) RRL_CODE int rrl_buffered(long* frame) {
       /* Into rr-like's stdout or stderr, replay must show the bytes, which
        * only the traced path captures. Offsets written back on success. */
       if ((long)a2 <= 2) return 0;
-      struct Out offs[2] = {{a1, 8, 1, 0, kOutOnSuccess}, {(uint64_t)frame[4], 8, 1, 0, kOutOnSuccess}};
+      struct Out offs[2] = {{a1, 8, 1, 0, kOutOnSuccess},
+                            {(uint64_t)frame[4], 8, 1, 0, kOutOnSuccess}};
       return buffer_call(frame, offs, 2);
     }
     case SYS_newfstatat:

@@ -18,7 +18,7 @@
 
 #include <stdint.h>
 
-#define RRL_PRELOAD_VERSION 5
+#define RRL_PRELOAD_VERSION 6
 
 /* ~1.2 GiB below the libraries of an unrandomised address space: within
  * reach of a rel32 jump from libc, ld.so and the vdso. */
@@ -27,7 +27,7 @@
 #define RRL_STUBS_ADDR (RRL_PRELOAD_BASE + RRL_CODE_SIZE)
 #define RRL_STUBS_SIZE 0x40000ULL
 #define RRL_BUFFER_ADDR (RRL_STUBS_ADDR + RRL_STUBS_SIZE)
-#define RRL_BUFFER_SIZE 0x200000ULL
+#define RRL_BUFFER_SIZE 0x400000ULL
 #define RRL_PRELOAD_END (RRL_BUFFER_ADDR + RRL_BUFFER_SIZE)
 
 /* The recorder's answer to an untraced syscall that it took back: the task
@@ -47,26 +47,35 @@
  * syscall that may close or replace a file descriptor (close, close_range,
  * dup2, dup3) and records as a memory write of that syscall, so that replay,
  * which runs the same preload code, sees the same values at the same points.
- * When a record does not fit, the code sets wrap_pending and takes the traced
- * path; the recorder flushes at that traced syscall, and the next entry
- * starts over at the beginning with a new epoch. */
+ * Records go into one of two halves of the space after the header (`half`
+ * is the offset of the one being filled). When a record does not fit, the
+ * code sets wrap_pending and takes the traced path; the recorder flushes at
+ * that traced syscall, and the next entry starts over at the beginning of
+ * the other half, with a new epoch. So the half just flushed stays as it is
+ * until the next wrap: the recorder reads it while the program goes on
+ * (recorder/syscallbuf.cc). `count` counts the records ever written, so
+ * the recorder knows how many a flush holds without reading them. */
 #define RRL_CACHED_FDS 1024
 struct rrl_buffer_header {
-  uint64_t pos;          /* bytes of records after the header */
-  uint64_t epoch;        /* incremented at each wrap */
-  uint64_t wrap_pending; /* the next entry wraps */
-  uint64_t fd_generation;        /* the recorder's: see above */
-  uint64_t fd_cache_generation;  /* the fd_generation regular_fds is valid for */
+  uint64_t pos;                 /* bytes of records after the header */
+  uint64_t epoch;               /* incremented at each wrap */
+  uint64_t wrap_pending;        /* the next entry wraps */
+  uint64_t fd_generation;       /* the recorder's: see above */
+  uint64_t fd_cache_generation; /* the fd_generation regular_fds is valid for */
   /* Futex waits the recorder took back in a row (saturating), and a count of
    * the waits that went the traced way at once because of it (preload.c).
    * Derived from recorded results only, so replay computes the same. */
   uint64_t wait_aborts;
   uint64_t wait_skips;
-  uint64_t reserved[1];
+  uint64_t half;  /* 0 or RRL_HALF_SIZE */
+  uint64_t count; /* records written since the address space began */
   /* Unused since version 4 (reads and writes of any fd are buffered now;
    * version 3 cached here which fds were regular files). */
   uint64_t regular_fds[RRL_CACHED_FDS / 64];
 };
+
+/* The size of each half, a multiple of 8. */
+#define RRL_HALF_SIZE (((RRL_BUFFER_SIZE - sizeof(struct rrl_buffer_header)) / 2) & ~(uint64_t)7)
 
 /* One buffered syscall, followed by the memory it wrote: out_len[0] bytes
  * that were at out_addr[0], then out_len[1] bytes from out_addr[1], ...

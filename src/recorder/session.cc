@@ -19,7 +19,6 @@ namespace {
 
 const LogChannel kLog("recorder");
 
-
 int64_t monotonic_ms() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);  // not _COARSE: chaos slices are 1 ms
@@ -255,6 +254,7 @@ Status Session::handle_stop(Task& t) {
   // Whatever stopped the task, the syscalls it buffered since its last stop
   // come first in the trace (they ran before the stop).
   RRL_TRY(flush_buffer(t));
+  await_buffer_read(t, /*always=*/false);
   if (t.resume_pending) {
     t.resume_pending = false;
     return resume(t, /*to_syscall_exit=*/t.in_syscall);
@@ -353,7 +353,7 @@ Status Session::flush_now_and_then() {
   int64_t now = monotonic_ms();
   if (now - last_flush_ms_ > 250) {
     last_flush_ms_ = now;
-    RRL_TRY(writer_.flush());
+    RRL_TRY(writer_.flush_soon());
   }
   return {};
 }

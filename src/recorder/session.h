@@ -18,10 +18,12 @@
 #include <sys/types.h>
 
 #include <array>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -56,13 +58,48 @@ struct PendingPatch {
 
 // What the recorder knows of one address space (shared by its threads and by
 // a vfork child; copied at fork; new at exec).
+// Memory for syscall-buffer records on their way into the trace: a flush
+// takes a chunk, the trace's compressing thread gives it back once the
+// records are encoded (syscallbuf.cc). Reused, because a fresh 2 MiB vector
+// would be zeroed and page-faulted in again at every flush.
+// Device and inode of rr-like's own stdout and stderr.
+using StdFiles = std::array<std::pair<uint64_t, uint64_t>, 2>;
+uint8_t std_file_flag(pid_t tid, uint64_t fd, const StdFiles& std_files);
+
+// A read of a flushed half of the syscall buffer, done by the trace's thread
+// while the program goes on (syscallbuf.cc). The half must stay as it is,
+// and the address space alive, until it is done.
+class BufferRead {
+ public:
+  void finish();
+  void wait();
+  bool done();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+};
+
+class RecordChunks {
+ public:
+  std::vector<uint8_t> take(size_t len);  // at least len bytes
+  void give_back(std::vector<uint8_t> chunk);
+
+ private:
+  std::mutex mu_;
+  std::vector<std::vector<uint8_t>> free_;
+};
+
 struct AddressSpace {
   bool preload = false;  // the preload code is mapped (syscallbuf.cc)
   // The part of the syscall buffer already in the trace: the buffer's epoch
   // and the offset up to which its records were flushed.
   uint64_t buffer_epoch = 0;
   uint64_t buffer_cursor = 0;
-  uint64_t stub_next = 0;  // next free byte of the stub area
+  uint64_t flushed_count = 0;                // records in the trace (the header's count then)
+  std::shared_ptr<BufferRead> pending_read;  // of the half last flushed, if any
+  uint64_t stub_next = 0;                    // next free byte of the stub area
   enum class Site : uint8_t { kPatched, kRefused, kPending };
   std::map<uint64_t, Site> sites;  // by syscall instruction address
   std::vector<PendingPatch> pending;
@@ -88,7 +125,7 @@ struct Task {
   std::vector<trace::MemWord> delivering_progress;  // where it is delivered (progress.cc)
   bool delivering_arbitrary = false;                // ... at an arbitrary point
   std::optional<uint64_t> delivering_branches;      // ... and its branch count
-  Registers boundary_regs;      // registers at its last syscall exit
+  Registers boundary_regs;                          // registers at its last syscall exit
   // Where the signal handlers it runs return to (innermost last): pushed when
   // a caught signal is delivered, popped at rt_sigreturn. Deferred patching
   // counts these as places the task is (patching.cc).
@@ -98,7 +135,7 @@ struct Task {
   bool interrupt_sent = false;
   int64_t interrupt_sent_us = 0;  // when (monotonic): see Session::enforce_time_slice()
   bool stepped = false;  // single-stepped by the recorder since its last syscall (progress.cc)
-  bool trap_flag_risk = false;  // single-stepped since it last ran: see Session::resume()
+  bool trap_flag_risk = false;      // single-stepped since it last ran: see Session::resume()
   int64_t slice_ms = kTimeSliceMs;  // its time slice: shorter while it spin-waits (signals.cc)
   bool resume_pending = false;  // preempted: its stop is recorded, it only waits for its turn //
                                 // PTRACE_INTERRUPT for a time slice is on its way
@@ -195,7 +232,9 @@ class Session {
                                    std::initializer_list<uint64_t> args);
   Status flush_buffer(Task& t);
   Status bump_fd_generation(Task& t, trace::SyscallEvent& ev);
-  Status record_buffered(Task& t, std::span<const uint8_t> records);
+  Status record_buffered(Task& t, std::vector<uint8_t> chunk, size_t len);
+  Status record_buffered_later(Task& t, uint64_t from, size_t len, uint64_t count);
+  void await_buffer_read(Task& t, bool always);
   Expected<bool> step_out_of_preload(Task& t);
 
   // Monkeypatching syscall sites (patching.cc).
@@ -212,7 +251,7 @@ class Session {
   trace::TraceWriter& writer_;
   pid_t initial_;
   bool syscall_buffer_ = false;
-  std::vector<uint8_t> flush_bytes_;  // syscall buffer records being flushed (syscallbuf.cc)
+  std::shared_ptr<RecordChunks> record_chunks_ = std::make_shared<RecordChunks>();
   // Libraries being patched, by path.
   std::map<std::string, std::unique_ptr<monkeypatch::FunctionIndex>> function_indexes_;
   std::map<pid_t, std::unique_ptr<Task>> tasks_;
@@ -226,17 +265,17 @@ class Session {
                                       // syscall entry has no event yet
   int64_t running_since_us_ = 0;
   int64_t running_slice_ms_ = kTimeSliceMs;  // the running task's current slice
-  pid_t urgent_ = 0;  // its stop ended a stretch of user code: handled first
+  pid_t urgent_ = 0;                         // its stop ended a stretch of user code: handled first
   std::optional<Chaos> chaos_;
   std::unique_ptr<progress::Source> progress_;  // branch counts, where there is a counter
-  int64_t alarm_deadline_us_ = 0;  // when SIGALRM is due, 0 when not armed
+  int64_t alarm_deadline_us_ = 0;               // when SIGALRM is due, 0 when not armed
   // Polling the running task for a block in a buffered syscall (blocking.cc).
   int64_t next_block_check_us_ = 0;
   int64_t block_check_gap_us_ = 0;
   int64_t last_flush_ms_ = 0;
   // Identity (st_dev, st_ino) of rr-like's own stdout and stderr, to mark the
   // writes that replay must show again.
-  std::array<std::pair<uint64_t, uint64_t>, 2> std_files_{};
+  StdFiles std_files_{};
 };
 
 // CLOCK_MONOTONIC in microseconds.

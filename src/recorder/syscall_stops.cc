@@ -140,17 +140,22 @@ Status Session::capture_outputs(Task& t, trace::SyscallEvent& ev) {
   return {};
 }
 
-// Which of rr-like's own stdout/stderr `fd` of the task is, as an echo flag.
-uint8_t Session::std_file_flag(const Task& t, uint64_t fd) const {
+// Which of rr-like's own stdout/stderr (`std_files`) `fd` of task `tid` is,
+// as an echo flag. Thread-safe: the trace's thread uses it too (syscallbuf.cc).
+uint8_t std_file_flag(pid_t tid, uint64_t fd, const StdFiles& std_files) {
   struct stat st;
-  if (::stat(fmt::format("/proc/{}/fd/{}", t.tid, fd).c_str(), &st) != 0) return 0;
+  if (::stat(fmt::format("/proc/{}/fd/{}", tid, fd).c_str(), &st) != 0) return 0;
   std::pair<uint64_t, uint64_t> id{st.st_dev, st.st_ino};
-  bool out = id == std_files_[0], err = id == std_files_[1];
+  bool out = id == std_files[0], err = id == std_files[1];
   // A terminal is often both: then the program's own fd number decides.
   if (out && err) return fd == 2 ? trace::SyscallEvent::kToStderr : trace::SyscallEvent::kToStdout;
   if (out) return trace::SyscallEvent::kToStdout;
   if (err) return trace::SyscallEvent::kToStderr;
   return 0;
+}
+
+uint8_t Session::std_file_flag(const Task& t, uint64_t fd) const {
+  return recorder::std_file_flag(t.tid, fd, std_files_);
 }
 
 uint8_t Session::output_echo_flags(const Task& t, const trace::SyscallEvent& ev) const {

@@ -143,6 +143,41 @@ Status Session::inject_preload(Task& t) {
   return record(t.tid, std::move(ev));
 }
 
+std::vector<uint8_t> RecordChunks::take(size_t len) {
+  std::vector<uint8_t> chunk;
+  {
+    std::lock_guard lock(mu_);
+    if (!free_.empty()) {
+      chunk = std::move(free_.back());
+      free_.pop_back();
+    }
+  }
+  if (chunk.size() < len) chunk.resize(len);
+  return chunk;
+}
+
+void RecordChunks::give_back(std::vector<uint8_t> chunk) {
+  constexpr size_t kKeep = 4;
+  std::lock_guard lock(mu_);
+  if (free_.size() < kKeep) free_.push_back(std::move(chunk));
+}
+
+void BufferRead::finish() {
+  std::lock_guard lock(mu_);
+  done_ = true;
+  cv_.notify_all();
+}
+
+void BufferRead::wait() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return done_; });
+}
+
+bool BufferRead::done() {
+  std::lock_guard lock(mu_);
+  return done_;
+}
+
 Status Session::flush_buffer(Task& t) {
   if (!t.as || !t.as->preload) return {};
   rrl_buffer_header header{};
@@ -154,16 +189,44 @@ Status Session::flush_buffer(Task& t) {
     as.buffer_epoch = header.epoch;
     as.buffer_cursor = 0;
   }
-  if (header.pos <= as.buffer_cursor) return {};
-  // One buffer for every flush: a fresh 2 MiB vector would be zeroed and
-  // page-faulted in again each time, which costs more than the copy itself.
+  if (header.pos <= as.buffer_cursor || header.half > RRL_HALF_SIZE) return {};
   const size_t len = header.pos - as.buffer_cursor;
-  if (flush_bytes_.size() < len) flush_bytes_.resize(len);
-  std::span<uint8_t> records(flush_bytes_.data(), len);
-  uint64_t from = preload::kBufferAddr + sizeof header + as.buffer_cursor;
-  RRL_TRY(ptrace::read_memory(t.tid, RemoteAddr(from), records));
+  const uint64_t from = preload::kBufferAddr + sizeof header + header.half + as.buffer_cursor;
+  const uint64_t count = header.count - as.flushed_count;
   as.buffer_cursor = header.pos;
-  return record_buffered(t, records);
+  as.flushed_count = header.count;
+  // A full half (the program stopped because a record did not fit): the
+  // program moves on to the other half, so this one can be read while it
+  // runs. The other half must have been read by then.
+  if (header.wrap_pending && !shared_file_maps_.contains(t.tgid)) {
+    await_buffer_read(t, /*always=*/true);
+    return record_buffered_later(t, from, len, count);
+  }
+  std::vector<uint8_t> chunk = record_chunks_->take(len);
+  RRL_TRY(ptrace::read_memory(t.tid, RemoteAddr(from), std::span(chunk).first(len)));
+  return record_buffered(t, std::move(chunk), len);
+}
+
+// A half being read must outlive the read: wait for it before a stop after
+// which the address space may go (exec, exit, a fatal signal) or the half
+// be written again (the next full half). Syscall stops otherwise need not.
+void Session::await_buffer_read(Task& t, bool always) {
+  if (!t.as || !t.as->pending_read) return;
+  BufferRead& read = *t.as->pending_read;
+  if (!always && !read.done()) {
+    const int status = t.pending_status;
+    const int event = status >> 16;
+    const bool syscall_stop = WSTOPSIG(status) == (SIGTRAP | 0x80) || event == PTRACE_EVENT_SECCOMP;
+    if (syscall_stop) {
+      auto regs = ptrace::get_regs(t.tid);
+      const int64_t nr = regs ? static_cast<int64_t>(regs->r.orig_rax) : -1;
+      if (nr != SYS_execve && nr != SYS_execveat && nr != SYS_exit && nr != SYS_exit_group &&
+          nr != -1)
+        return;
+    }
+  }
+  read.wait();
+  t.as->pending_read.reset();
 }
 
 // The preload code's cache of regular fds is void once an fd may name another
@@ -180,59 +243,209 @@ Status Session::bump_fd_generation(Task& t, trace::SyscallEvent& ev) {
   return {};
 }
 
-Status Session::record_buffered(Task& t, std::span<const uint8_t> records) {
-  // Whether each fd written to is rr-like's stdout or stderr: it cannot
-  // change between the records of one flush (closing or duplicating is traced).
+namespace {
+
+// One record of the buffer, with views of what it wrote.
+struct ParsedRecord {
+  rrl_record rec;
+  trace::BufferedSyscallView::Write writes[RRL_OUT_AREAS];
+  size_t nwrites = 0;
+  trace::BufferedSyscallView view(uint8_t flags) const {
+    return {rec.syscallno,
+            std::span<const uint64_t, 6>(rec.args, 6),
+            rec.result,
+            flags,
+            {writes, nwrites}};
+  }
+};
+
+// The record at pos, which the caller has checked with record_fits().
+ParsedRecord parse_record(std::span<const uint8_t> records, size_t pos) {
+  ParsedRecord p;
+  std::memcpy(&p.rec, records.data() + pos, sizeof p.rec);
+  size_t data_pos = pos + sizeof p.rec;
+  for (int i = 0; i < RRL_OUT_AREAS; ++i) {
+    if (p.rec.out_len[i] == 0) continue;
+    p.writes[p.nwrites++] = {p.rec.out_addr[i], records.subspan(data_pos, p.rec.out_len[i])};
+    data_pos += p.rec.out_len[i];
+  }
+  return p;
+}
+
+// Whether the record at pos lies inside `records` with all its data: the
+// buffer is the program's memory, and the program may have scribbled on it.
+bool record_fits(std::span<const uint8_t> records, size_t pos) {
+  if (pos + sizeof(rrl_record) > records.size()) return false;
+  rrl_record rec;
+  std::memcpy(&rec, records.data() + pos, sizeof rec);
+  uint64_t out_total = 0;
+  for (uint64_t len : rec.out_len) out_total += std::min<uint64_t>(len, records.size());
+  return rec.size >= sizeof rec && rec.size <= records.size() - pos &&
+         out_total <= rec.size - sizeof rec;
+}
+
+}  // namespace
+
+// The records become BufferedSyscallEvents. Everything that needs the task
+// (which fds are rr-like's stdout or stderr; a file the process maps shared)
+// is worked out now, while it is stopped; the encoding itself is left to the
+// trace's compressing thread, so the task need not wait for it.
+Status Session::record_buffered(Task& t, std::vector<uint8_t> chunk, size_t len) {
+  std::span<const uint8_t> records(chunk.data(), len);
+  // Whether each fd written to is rr-like's stdout or stderr: taken as it is
+  // at the flush (a buffered close and openat in between can fool it; only
+  // whether replay echoes the bytes depends on it).
   std::map<uint64_t, uint8_t> std_flags;
+  std::vector<uint8_t> flags;
+  bool wrote_shared = false;
   const bool shared_maps = shared_file_maps_.contains(t.tgid);
   size_t pos = 0;
   while (pos + sizeof(rrl_record) <= records.size()) {
+    if (!record_fits(records, pos))
+      return fail(fmt::format("corrupt syscall buffer record at offset {} of task {}", pos, t.tid));
     rrl_record rec;
     std::memcpy(&rec, records.data() + pos, sizeof rec);
-    uint64_t out_total = 0;
-    for (uint64_t len : rec.out_len) out_total += std::min<uint64_t>(len, records.size());
-    if (rec.size < sizeof rec || pos + rec.size > records.size() ||
-        out_total > rec.size - sizeof rec)
-      return fail(fmt::format("corrupt syscall buffer record at offset {} of task {}", pos, t.tid));
-    trace::BufferedSyscallView::Write writes[RRL_OUT_AREAS];
-    size_t nwrites = 0;
-    size_t data_pos = pos + sizeof rec;
-    for (int i = 0; i < RRL_OUT_AREAS; ++i) {
-      if (rec.out_len[i] == 0) continue;
-      writes[nwrites++] = {rec.out_addr[i], records.subspan(data_pos, rec.out_len[i])};
-      data_pos += rec.out_len[i];
-    }
-    uint8_t flags = 0;
-    const bool wrote = is_write_syscall(rec.syscallno) && rec.result > 0;
-    if (wrote) {
+    uint8_t flag = 0;
+    if (is_write_syscall(rec.syscallno) && rec.result > 0) {
       auto known = std_flags.find(rec.args[0]);
       if (known == std_flags.end())
         known = std_flags.emplace(rec.args[0], std_file_flag(t, rec.args[0])).first;
-      flags = known->second;
+      flag = known->second;
+      wrote_shared |= shared_maps;
     }
-    if (wrote && shared_maps) {
-      // Replay emulates the write: a MAP_SHARED mapping of the file gets its
-      // new contents from the trace (as for a traced write).
-      trace::BufferedSyscallEvent ev;
-      ev.syscallno = rec.syscallno;
-      std::memcpy(ev.args.data(), rec.args, sizeof rec.args);
-      ev.result = rec.result;
-      ev.flags = flags;
-      for (size_t i = 0; i < nwrites; ++i)
-        ev.writes.push_back({writes[i].addr, {writes[i].data.begin(), writes[i].data.end()}});
-      RRL_TRY(capture_shared_mappings(t, ev.syscallno, ev.args[0], ev.result, ev.writes));
-      RRL_TRY(record(t.tid, std::move(ev)));
-    } else {
-      trace::BufferedSyscallView view{rec.syscallno,
-                                      std::span<const uint64_t, 6>(rec.args, 6),
-                                      rec.result,
-                                      flags,
-                                      {writes, nwrites}};
-      RRL_TRY(record_buffered_view(t.tid, view));
-    }
+    flags.push_back(flag);
     pos += rec.size;
   }
-  return {};
+  if (flags.empty()) {
+    record_chunks_->give_back(std::move(chunk));
+    return {};
+  }
+  RRL_TRY(write_entry_markers(t.tid));
+  if (wrote_shared) {
+    // Replay emulates a write to a file the process maps MAP_SHARED: the
+    // mapping gets its new contents from the trace (as for a traced write).
+    // Rare; done here and now, since it reads the file.
+    pos = 0;
+    for (uint8_t flag : flags) {
+      ParsedRecord p = parse_record(records, pos);
+      pos += p.rec.size;
+      trace::BufferedSyscallView view = p.view(flag);
+      if (!is_write_syscall(view.syscallno) || view.result <= 0) {
+        RRL_TRY(record_buffered_view(t.tid, view));
+        continue;
+      }
+      trace::BufferedSyscallEvent ev;
+      ev.syscallno = view.syscallno;
+      std::copy(view.args.begin(), view.args.end(), ev.args.begin());
+      ev.result = view.result;
+      ev.flags = flag;
+      for (const auto& w : view.writes)
+        ev.writes.push_back({w.addr, {w.data.begin(), w.data.end()}});
+      RRL_TRY(capture_shared_mappings(t, ev.syscallno, ev.args[0], ev.result, ev.writes));
+      RRL_TRY(record(t.tid, std::move(ev)));
+    }
+    record_chunks_->give_back(std::move(chunk));
+    return {};
+  }
+  const uint64_t first = next_event_, count = flags.size();
+  next_event_ += count;
+  kLog.debug(t.tid, "events {}..{} buffered_syscall", first, next_event_ - 1);
+  auto views = [chunk = std::move(chunk), len, flags = std::move(flags),
+                chunks = record_chunks_](const trace::TraceWriter::BufferedEmit& emit) mutable {
+    std::span<const uint8_t> records(chunk.data(), len);
+    size_t pos = 0;
+    for (uint8_t flag : flags) {
+      ParsedRecord p = parse_record(records, pos);
+      pos += p.rec.size;
+      emit(p.view(flag));
+    }
+    chunks->give_back(std::move(chunk));
+    return Status{};
+  };
+  RRL_TRY(writer_.append_buffered_later(first, t.tid, count, std::move(views)));
+  return flush_now_and_then();
+}
+
+namespace {
+
+// Finishes a BufferRead however the job that holds it ends, even when the
+// trace's thread drops it unrun (after a write error): a waiter never hangs.
+struct ReadDone {
+  std::shared_ptr<BufferRead> read;
+  ReadDone(std::shared_ptr<BufferRead> r) : read(std::move(r)) {}
+  ReadDone(ReadDone&&) = default;
+  ~ReadDone() {
+    if (read) read->finish();
+  }
+};
+
+}  // namespace
+
+// The records of a full half, `count` of them in `len` bytes at `from`:
+// their event numbers are taken now, while reading, working out the echo
+// flags and encoding them is left to the trace's thread (the task goes on
+// meanwhile; await_buffer_read keeps the half in place until the read is
+// done). When the memory cannot be read (the process was killed without an
+// exit stop), the events say so: syscall number -1, which replay reports as
+// a divergence at that point.
+Status Session::record_buffered_later(Task& t, uint64_t from, size_t len, uint64_t count) {
+  if (count == 0) return {};
+  RRL_TRY(write_entry_markers(t.tid));
+  const uint64_t first = next_event_;
+  next_event_ += count;
+  kLog.debug(t.tid, "events {}..{} buffered_syscall, read later", first, next_event_ - 1);
+  auto read = std::make_shared<BufferRead>();
+  t.as->pending_read = read;
+  auto views = [tid = t.tid, from, len, count, done = ReadDone(read), chunks = record_chunks_,
+                std_files = std_files_](const trace::TraceWriter::BufferedEmit& emit) mutable {
+    std::vector<uint8_t> chunk = chunks->take(len);
+    std::span<uint8_t> records(chunk.data(), len);
+    const bool readable = ptrace::read_memory(tid, RemoteAddr(from), records).has_value();
+    std::vector<uint8_t> flags;
+    std::map<uint64_t, uint8_t> std_flags;
+    size_t pos = 0;
+    while (readable && pos + sizeof(rrl_record) <= len) {
+      if (!record_fits(records, pos))
+        return Status(
+            fail(fmt::format("corrupt syscall buffer record at offset {} of task {}", pos, tid)));
+      rrl_record rec;
+      std::memcpy(&rec, records.data() + pos, sizeof rec);
+      uint8_t flag = 0;
+      if (is_write_syscall(rec.syscallno) && rec.result > 0) {
+        auto known = std_flags.find(rec.args[0]);
+        if (known == std_flags.end())
+          known =
+              std_flags.emplace(rec.args[0], recorder::std_file_flag(tid, rec.args[0], std_files))
+                  .first;
+        flag = known->second;
+      }
+      flags.push_back(flag);
+      pos += rec.size;
+    }
+    done.read->finish();  // the program may have the half back
+    if (!readable) {
+      kLog.log(LogLevel::kWarn, tid,
+               "the syscall buffer could not be read: {} buffered syscalls are lost", count);
+      const uint64_t no_args[6] = {};
+      for (uint64_t i = 0; i < count; ++i)
+        emit({-1, std::span<const uint64_t, 6>(no_args, 6), -ESRCH, 0, {}});
+      chunks->give_back(std::move(chunk));
+      return Status{};
+    }
+    if (flags.size() != count)
+      return Status(fail(fmt::format("the syscall buffer of task {} holds {} records, not {}", tid,
+                                     flags.size(), count)));
+    pos = 0;
+    for (uint8_t flag : flags) {
+      ParsedRecord p = parse_record(records, pos);
+      pos += p.rec.size;
+      emit(p.view(flag));
+    }
+    chunks->give_back(std::move(chunk));
+    return Status{};
+  };
+  RRL_TRY(writer_.append_buffered_later(first, t.tid, count, std::move(views)));
+  return flush_now_and_then();
 }
 
 // Single-stepping pushfq/popfq in the preload entry can leave the trap flag

@@ -123,18 +123,18 @@ std::string state_name(Header::State s) {
   return "unknown";
 }
 
-Status write_header(const std::string& dir, const Header& h) {
+Status write_header(const std::string& dir, const Header& h, bool durable) {
   std::string tmp = dir + "/header.tmp";
   std::string path = dir + "/header";
   ScopedFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!fd.valid()) return fail_errno("cannot create " + tmp);
   RRL_TRY(write_all(fd.get(), encode_file(h), tmp));
-  if (::fsync(fd.get()) != 0) return fail_errno("cannot sync " + tmp);
+  if (durable && ::fsync(fd.get()) != 0) return fail_errno("cannot sync " + tmp);
   RRL_TRY(close_checked(fd, tmp));
   if (::rename(tmp.c_str(), path.c_str()) != 0)
     return fail_errno("cannot rename " + tmp + " to " + path);
   // The rename itself is durable only once the directory is synced.
-  return fsync_path(dir);
+  return durable ? fsync_path(dir) : Status{};
 }
 
 Expected<Header> read_header(const std::string& dir) {

@@ -16,8 +16,8 @@ namespace rrl::trace {
 
 // Bump whenever the header, the event encoding (events.h) or the stream
 // format (stream.h) changes. Readers accept exactly this version.
-constexpr uint32_t kTraceVersion = 5;  // 2: buffered syscalls; 3: progress words; 4: chaos, branch counts;
-                                       // 5: aborted buffered syscalls, deferred patches
+constexpr uint32_t kTraceVersion = 5;  // 2: buffered syscalls; 3: progress words; 4: chaos, branch
+                                       // counts; 5: aborted buffered syscalls, deferred patches
 
 struct Header {
   enum class State : uint8_t { kRecording, kComplete, kInterrupted, kFailed };
@@ -42,8 +42,8 @@ struct Header {
   std::string cpu_model;
   std::vector<CpuidLeaf> cpuid;
   bool syscall_buffer = false;
-  bool chaos = false;       // recorded with --chaos
-  uint64_t chaos_seed = 0;  // its seed
+  bool chaos = false;           // recorded with --chaos
+  uint64_t chaos_seed = 0;      // its seed
   uint8_t progress_source = 0;  // progress::Kind: 0 software, 1 branch counter
 
   bool operator==(const Header&) const = default;
@@ -52,9 +52,12 @@ struct Header {
 // "recording", "complete", "interrupted", "failed".
 std::string state_name(Header::State s);
 
-// Replaces DIR/header atomically (temporary file, fsync, rename, fsync DIR):
-// a crash leaves either the old header or the new one, never a mix.
-Status write_header(const std::string& dir, const Header& h);
+// Replaces DIR/header atomically (temporary file, rename): another process
+// sees either the old header or the new one, never a mix. With `durable`
+// (fsync of the file before the rename, of DIR after it), so does a machine
+// that crashes. The first header of a recording need not be: a crash loses
+// that recording whatever its header says.
+Status write_header(const std::string& dir, const Header& h, bool durable = true);
 // Errors: DIR is not a trace (no header, wrong magic), an unsupported format
 // version (older or newer), a truncated or damaged header.
 Expected<Header> read_header(const std::string& dir);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -54,6 +55,7 @@ struct StreamWriter::Compressor {
   struct Job {
     std::vector<uint8_t> bytes;
     bool end_frame = false;
+    Producer produce;  // append_later(): makes the bytes here
   };
 
   std::string path;
@@ -71,6 +73,8 @@ struct StreamWriter::Compressor {
   // After a failed write the file ends in a partial frame: every later call
   // reports the first error instead of writing after the hole.
   std::optional<Error> failed;
+  std::atomic<bool> has_failed{false};  // `failed` is set: checked without the lock
+  std::vector<uint8_t> produced;        // a Producer's output, reused
   std::thread thread;
 
   ~Compressor() { stop_thread(); }
@@ -101,7 +105,12 @@ struct StreamWriter::Compressor {
     return write_out();
   }
 
-  Status run(const Job& job) {
+  Status run(Job& job) {
+    if (job.produce) {
+      produced.clear();
+      RRL_TRY(job.produce(produced));
+      RRL_TRY(feed(produced, /*end_frame=*/false));
+    }
     if (!job.bytes.empty()) RRL_TRY(feed(job.bytes, /*end_frame=*/false));
     if (frame_input == 0 || (!job.end_frame && frame_input < kFrameInputBytes)) return {};
     RRL_TRY(feed({}, /*end_frame=*/true));
@@ -122,7 +131,10 @@ struct StreamWriter::Compressor {
       Status st = failed ? Status{} : run(job);
       lock.lock();
       busy = false;
-      if (!st && !failed) failed = st.error();
+      if (!st && !failed) {
+        failed = st.error();
+        has_failed = true;
+      }
       cv.notify_all();
     }
   }
@@ -191,31 +203,51 @@ Expected<StreamWriter> StreamWriter::create(const std::string& path) {
 
 Status StreamWriter::check_usable() const {
   if (!compressor_) return fail("a moved-from stream writer");
-  {
+  if (compressor_->has_failed) {
     std::lock_guard lock(compressor_->mu);
-    if (compressor_->failed) return std::unexpected(*compressor_->failed);
+    return std::unexpected(*compressor_->failed);
   }
   if (closed_ || !compressor_->fd.valid()) return fail(compressor_->path + " is already closed");
   return {};
 }
 
-Status StreamWriter::append(std::span<const uint8_t> record) {
-  RRL_TRY(check_usable());
+Status StreamWriter::frame(std::vector<uint8_t>& out, std::span<const uint8_t> record) {
   if (record.size() >= kEndMarker)
-    return fail("a record of " + std::to_string(record.size()) + " bytes is too large for " +
-                compressor_->path);
+    return fail("a record of " + std::to_string(record.size()) + " bytes is too large");
   uint32_t len = static_cast<uint32_t>(record.size());
   auto len_bytes = as_bytes(&len, sizeof len);
-  batch_.insert(batch_.end(), len_bytes.begin(), len_bytes.end());
-  batch_.insert(batch_.end(), record.begin(), record.end());
+  out.insert(out.end(), len_bytes.begin(), len_bytes.end());
+  out.insert(out.end(), record.begin(), record.end());
+  return {};
+}
+
+Status StreamWriter::append(std::span<const uint8_t> record) {
+  RRL_TRY(check_usable());
+  if (auto st = frame(batch_, record); !st)
+    return fail(st.error().message + " for " + compressor_->path);
   ++count_;
-  if (batch_.size() >= kBatchBytes) compressor_->submit({std::exchange(batch_, {}), false});
+  if (batch_.size() >= kBatchBytes) compressor_->submit({std::exchange(batch_, {}), false, {}});
+  return {};
+}
+
+Status StreamWriter::append_later(uint64_t count, Producer produce) {
+  RRL_TRY(check_usable());
+  // What came before goes first.
+  if (!batch_.empty()) compressor_->submit({std::exchange(batch_, {}), false, {}});
+  compressor_->submit({{}, false, std::move(produce)});
+  count_ += count;
+  return {};
+}
+
+Status StreamWriter::flush_soon() {
+  RRL_TRY(check_usable());
+  compressor_->submit({std::exchange(batch_, {}), /*end_frame=*/true, {}});
   return {};
 }
 
 Status StreamWriter::flush() {
   RRL_TRY(check_usable());
-  compressor_->submit({std::exchange(batch_, {}), /*end_frame=*/true});
+  compressor_->submit({std::exchange(batch_, {}), /*end_frame=*/true, {}});
   return compressor_->drain();
 }
 
@@ -226,7 +258,7 @@ Status StreamWriter::close() {
   std::memcpy(marker, &kEndMarker, 4);
   std::memcpy(marker + 4, &count_, 8);
   batch_.insert(batch_.end(), marker, marker + sizeof marker);
-  c.submit({std::exchange(batch_, {}), /*end_frame=*/true});
+  c.submit({std::exchange(batch_, {}), /*end_frame=*/true, {}});
   auto st = c.drain();
   c.stop_thread();
   if (st && ::fsync(c.fd.get()) != 0) st = fail_errno("cannot sync " + c.path);

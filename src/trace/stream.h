@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -59,7 +60,19 @@ class StreamWriter {
   ~StreamWriter();  // without close(): no end marker, unflushed records lost
 
   Status append(std::span<const uint8_t> record);
+  // Records made later, on the compressing thread, in their place in the
+  // stream: `produce` runs there once and appends exactly `count` records,
+  // each framed by frame(). The recorder hands over its syscall-buffer
+  // flushes this way, so that encoding them runs alongside the recorded
+  // program instead of holding it up.
+  using Producer = std::move_only_function<Status(std::vector<uint8_t>& out)>;
+  Status append_later(uint64_t count, Producer produce);
+  // Appends `record` to `out` as append() frames it (its length first).
+  static Status frame(std::vector<uint8_t>& out, std::span<const uint8_t> record);
   Status flush();
+  // Ends the current frame without waiting for it to be written: a recorder
+  // killed with SIGKILL shortly after still leaves it readable.
+  Status flush_soon();
   // Writes the end marker, flushes and fsyncs. The writer is unusable afterwards.
   Status close();
 

@@ -2,11 +2,18 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/core.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include "trace/fs_util.h"
 
@@ -48,19 +55,73 @@ std::string safe_base_name(std::string path) {
 
 }  // namespace
 
+// fsyncs saved copies in the order they come, on its own thread (started
+// with the first), so that finish() seldom waits for any.
+struct TraceWriter::Syncer {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::string> paths;
+  std::optional<Error> failed;
+  bool stop = false;
+  std::thread thread;
+
+  ~Syncer() { (void)finish(); }
+
+  void add(std::string path) {
+    std::lock_guard lock(mu);
+    paths.push_back(std::move(path));
+    if (!thread.joinable()) {
+      // Signals belong to the recorder's main thread (see stream.cc).
+      sigset_t all, old;
+      sigfillset(&all);
+      pthread_sigmask(SIG_SETMASK, &all, &old);
+      thread = std::thread([this] { loop(); });
+      pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    }
+    cv.notify_all();
+  }
+
+  void loop() {
+    std::unique_lock lock(mu);
+    for (;;) {
+      cv.wait(lock, [&] { return stop || !paths.empty(); });
+      if (paths.empty()) return;
+      std::string path = std::move(paths.front());
+      paths.pop_front();
+      lock.unlock();
+      Status st = fsync_path(path);
+      lock.lock();
+      if (!st && !failed) failed = st.error();
+    }
+  }
+
+  // Waits for every copy handed over; the first error, if any.
+  Status finish() {
+    {
+      std::lock_guard lock(mu);
+      stop = true;
+    }
+    cv.notify_all();
+    if (thread.joinable()) thread.join();
+    if (failed) return std::unexpected(*failed);
+    return {};
+  }
+};
+
 Expected<TraceWriter> TraceWriter::create(const std::string& dir, Header initial) {
   RRL_TRY(make_dirs(dir, kDirMode));
   RRL_TRY(check_empty(dir));
   initial.version = kTraceVersion;
   initial.state = Header::State::kRecording;
   initial.event_count = 0;
-  RRL_TRY(write_header(dir, initial));
+  RRL_TRY(write_header(dir, initial, /*durable=*/false));
   if (::mkdir((dir + "/files").c_str(), kDirMode) != 0)
     return fail_errno("cannot create " + dir + "/files");
   auto events = StreamWriter::create(dir + "/events");
   if (!events) return std::unexpected(events.error());
   TraceWriter w;
   w.dir_ = dir;
+  w.syncer_ = std::make_unique<Syncer>();
   w.events_.emplace(std::move(*events));
   return w;
 }
@@ -88,6 +149,36 @@ Status TraceWriter::append_buffered(uint64_t number, int32_t tid, const Buffered
   return {};
 }
 
+Status TraceWriter::append_buffered_later(uint64_t first, int32_t tid, uint64_t count,
+                                          BufferedViews views) {
+  RRL_TRY(check_open());
+  auto produce = [first, tid, count,
+                  views = std::move(views)](std::vector<uint8_t>& out) mutable -> Status {
+    ByteWriter w;
+    uint64_t number = first;
+    Status st;
+    Status made = views([&](const BufferedSyscallView& e) {
+      if (!st) return;
+      w.clear();
+      encode_buffered(number++, tid, e, w);
+      st = StreamWriter::frame(out, w.data());
+    });
+    if (!made) return made;
+    if (st && number != first + count)
+      return fail(
+          fmt::format("{} buffered syscalls were announced, {} came", count, number - first));
+    return st;
+  };
+  RRL_TRY(events_->append_later(count, std::move(produce)));
+  event_count_ += count;
+  return {};
+}
+
+Status TraceWriter::flush_soon() {
+  RRL_TRY(check_open());
+  return events_->flush_soon();
+}
+
 Status TraceWriter::flush() {
   RRL_TRY(check_open());
   return events_->flush();
@@ -108,16 +199,15 @@ Status TraceWriter::copy_into_trace(int src, const std::string& dest, bool execu
       ::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, executable ? 0700 : 0600));
   if (!dst.valid()) return fail_errno("cannot create " + dest);
   auto st = copy_contents(src, dst.get(), dest);
-  // Start writing the copy back now, while the program runs: finish() has to
-  // fsync it, and waiting for all of a program's libraries (or a 30 MB
-  // compiler) only then is most of what recording a short program costs.
-  if (st) (void)::sync_file_range(dst.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
   if (st) st = close_checked(dst, dest);
   if (!st) {
     ::unlink(dest.c_str());  // never leave a partial copy that looks whole
     return st;
   }
-  unsynced_.push_back(dest);
+  // Synced now, on a thread of its own, while the program runs: waiting for
+  // all of a program's libraries (or a 30 MB compiler) in finish() was most
+  // of what recording a short program cost.
+  syncer_->add(dest);
   return {};
 }
 
@@ -142,9 +232,12 @@ Expected<std::string> TraceWriter::save_file(const std::string& path,
   return name;
 }
 
+TraceWriter::TraceWriter(TraceWriter&&) noexcept = default;
+TraceWriter& TraceWriter::operator=(TraceWriter&&) noexcept = default;
+TraceWriter::~TraceWriter() = default;
+
 Status TraceWriter::sync_saved_files() {
-  for (const auto& path : unsynced_) RRL_TRY(fsync_path(path));
-  unsynced_.clear();
+  RRL_TRY(syncer_->finish());
   return fsync_path(dir_ + "/files");
 }
 

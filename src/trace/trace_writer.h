@@ -10,7 +10,9 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -30,17 +32,27 @@ class TraceWriter {
   // empty. Writes `initial` with state kRecording before anything else.
   static Expected<TraceWriter> create(const std::string& dir, Header initial);
 
-  TraceWriter(TraceWriter&&) noexcept = default;
-  TraceWriter& operator=(TraceWriter&&) noexcept = default;
+  TraceWriter(TraceWriter&&) noexcept;
+  TraceWriter& operator=(TraceWriter&&) noexcept;
   // Without finish() or abandon(), the header keeps saying kRecording and
   // events since the last flush() are lost.
-  ~TraceWriter() = default;
+  ~TraceWriter();
 
   Status append(const Event& ev);
   // The same as append() of that BufferedSyscallEvent (events.h).
   Status append_buffered(uint64_t number, int32_t tid, const BufferedSyscallView& e);
+  // Events first, first + 1, ... of task tid, `count` buffered syscalls in
+  // all, encoded later on the stream's compressing thread (StreamWriter::
+  // append_later): `views` runs there once and calls its argument with each
+  // event in turn, exactly `count` times. The bytes are those of
+  // append_buffered().
+  using BufferedEmit = std::function<void(const BufferedSyscallView&)>;
+  using BufferedViews = std::move_only_function<Status(const BufferedEmit&)>;
+  Status append_buffered_later(uint64_t first, int32_t tid, uint64_t count, BufferedViews views);
   // Makes every event appended so far survive a SIGKILL of this process.
   Status flush();
+  // The same, without waiting for the compressing thread to write it out.
+  Status flush_soon();
 
   // Keeps the contents of the file that `path` opens (e.g. /proc/PID/map_files/...)
   // under files/ and returns its name there. `original_path` is the name the
@@ -76,7 +88,8 @@ class TraceWriter {
   uint64_t event_count_ = 0;
   uint32_t files_saved_ = 0;
   std::map<FileKey, std::string> saved_;
-  std::vector<std::string> unsynced_;  // copies to fsync before the trace is complete
+  struct Syncer;
+  std::unique_ptr<Syncer> syncer_;  // fsyncs the saved copies (trace_writer.cc)
 };
 
 }  // namespace rrl::trace

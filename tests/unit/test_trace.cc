@@ -703,3 +703,111 @@ TEST_CASE("trace names, the latest link and lookup", "[trace][dir]") {
   REQUIRE_FALSE(missing);
   CHECK(missing.error().message == "no trace named nope-7 (looked in " + root + ")");
 }
+
+TEST_CASE("records made later keep their place in the stream", "[trace][stream]") {
+  TempDir tmp;
+  std::string path = tmp / "s";
+  auto w = StreamWriter::create(path);
+  REQUIRE(w);
+  REQUIRE(w->append(pattern(1, 10)));
+  REQUIRE(w->append_later(2, [](std::vector<uint8_t>& out) -> Status {
+    RRL_TRY(StreamWriter::frame(out, pattern(2, 20)));
+    return StreamWriter::frame(out, pattern(3, 30));
+  }));
+  REQUIRE(w->append(pattern(4, 40)));
+  REQUIRE(w->append_later(0, [](std::vector<uint8_t>&) { return Status{}; }));
+  REQUIRE(w->append(pattern(5, 50)));
+  REQUIRE(w->close());
+  CHECK(w->record_count() == 5);
+  auto r = StreamReader::open(path);
+  REQUIRE(r);
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    auto got = r->next();
+    REQUIRE(got);
+    REQUIRE(*got);
+    CHECK(**got == pattern(seed, 10 * seed));
+  }
+  auto end = r->next();
+  REQUIRE(end);
+  CHECK_FALSE(*end);
+}
+
+TEST_CASE("a producer's error fails the stream", "[trace][stream]") {
+  TempDir tmp;
+  auto w = StreamWriter::create(tmp / "s");
+  REQUIRE(w);
+  REQUIRE(w->append_later(1, [](std::vector<uint8_t>&) -> Status { return fail("no records"); }));
+  auto closed = w->close();
+  REQUIRE_FALSE(closed);
+  CHECK(contains(closed.error().message, "no records"));
+}
+
+TEST_CASE("buffered syscalls encoded later are the events append_buffered writes", "[trace]") {
+  TempDir tmp;
+  const uint64_t args[6] = {3, 0x1000, 16, 0, 0, 0};
+  const std::vector<uint8_t> data = pattern(7, 16);
+  const BufferedSyscallView::Write writes[1] = {{0x1000, data}};
+  auto view = [&](int64_t nr) {
+    return BufferedSyscallView{nr, std::span<const uint64_t, 6>(args, 6), 16,
+                               SyscallEvent::kToStdout, writes};
+  };
+  auto write = [&](const std::string& dir, bool later) {
+    auto w = TraceWriter::create(dir, sample_header());
+    REQUIRE(w);
+    REQUIRE(w->append(make_event(0)));
+    if (later) {
+      REQUIRE(w->append_buffered_later(1, 42, 3, [&](const TraceWriter::BufferedEmit& emit) {
+        for (int64_t nr : {0, 1, 17}) emit(view(nr));
+        return Status{};
+      }));
+    } else {
+      uint64_t number = 1;
+      for (int64_t nr : {0, 1, 17}) REQUIRE(w->append_buffered(number++, 42, view(nr)));
+    }
+    CHECK(w->event_count() == 4);
+    Header final = sample_header();
+    final.state = Header::State::kComplete;
+    REQUIRE(w->finish(final));
+  };
+  write(tmp / "now", false);
+  write(tmp / "later", true);
+  auto a = TraceReader::open(tmp / "now");
+  auto b = TraceReader::open(tmp / "later");
+  REQUIRE(a);
+  REQUIRE(b);
+  for (int i = 0; i < 4; ++i) {
+    auto ea = a->next();
+    auto eb = b->next();
+    REQUIRE(ea);
+    REQUIRE(eb);
+    REQUIRE(*ea);
+    REQUIRE(*eb);
+    ByteWriter bytes_a, bytes_b;
+    encode_event(**ea, bytes_a);
+    encode_event(**eb, bytes_b);
+    CHECK(bytes_a.data() == bytes_b.data());
+    if (i > 0) {
+      CHECK((*eb)->number == static_cast<uint64_t>(i));
+      CHECK((*eb)->tid == 42);
+      const auto* bs = std::get_if<BufferedSyscallEvent>(&(*eb)->data);
+      REQUIRE(bs);
+      CHECK(bs->writes.size() == 1);
+    }
+  }
+}
+
+TEST_CASE("buffered syscalls encoded later must be as many as announced", "[trace]") {
+  TempDir tmp;
+  auto w = TraceWriter::create(tmp / "t", sample_header());
+  REQUIRE(w);
+  const uint64_t args[6] = {};
+  REQUIRE(w->append_buffered_later(0, 1, 2, [&](const TraceWriter::BufferedEmit& emit) {
+    emit({39, std::span<const uint64_t, 6>(args, 6), 7, 0, {}});
+    return Status{};
+  }));
+  Header final = sample_header();
+  final.state = Header::State::kComplete;
+  auto st = w->finish(final);
+  REQUIRE_FALSE(st);
+  CHECK(contains(st.error().message, "2 buffered syscalls were announced, 1 came"));
+}
