@@ -28,6 +28,10 @@ std::set<uint64_t> collect_branch_targets(const Decoder& decoder, std::span<cons
                                           uint64_t address);
 Expected<std::set<uint64_t>> collect_branch_targets(std::span<const uint8_t> code,
                                                     uint64_t address);
+// The same from instructions already decoded: the whole of a body [address,
+// end) that decoded without a gap (then the sweep would see just these).
+std::set<uint64_t> collect_branch_targets(std::span<const Insn> insns, uint64_t address,
+                                          uint64_t end);
 
 // [start, end) of one function, in the ELF image's link-time addresses.
 struct FunctionBounds {

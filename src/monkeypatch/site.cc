@@ -96,7 +96,11 @@ Expected<SitePlan> plan_site(std::span<const uint8_t> code, uint64_t func_addr, 
   if (!decoder) return std::unexpected(decoder.error());
   auto insns = decoder->decode(code, func_addr, kMaxFunctionInsns);
   if (!insns) return std::unexpected(insns.error());
-  auto targets = collect_branch_targets(*decoder, code, func_addr);
+  // A body that decoded without a gap need not be swept again.
+  const uint64_t func_end = func_addr + code.size();
+  auto targets = !insns->empty() && insns->back().end() == func_end
+                     ? collect_branch_targets(*insns, func_addr, func_end)
+                     : collect_branch_targets(*decoder, code, func_addr);
   SitePlan plan;
   auto nr = constant_syscall_number(*insns, site_addr, targets);
   if (!nr) return fail(fmt::format("the syscall number at {:#x} is not a constant", site_addr));

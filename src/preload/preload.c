@@ -218,7 +218,7 @@ RRL_CODE static int sockaddr_outs(uint64_t addr, uint64_t len_at, struct Out* ou
   return 2;
 }
 
-/* A read or pread that cannot block: preadv2 with RWF_NOWAIT (pipes,
+/* A read that cannot block: preadv2 with RWF_NOWAIT (pipes,
  * sockets, and regular files whose data is in the page cache). 1: done, the
  * result in frame[0]; 0: nothing there now, take the traced path (which
  * waits); -1: the file cannot do it (a tty): make the call itself. */
@@ -226,8 +226,8 @@ RRL_CODE static int read_nowait(long* frame) {
   struct {
     uint64_t base, len;
   } iov = {(uint64_t)frame[2], (uint64_t)frame[3]};
-  long offset = frame[0] == SYS_read ? -1 : frame[4]; /* -1: the file position */
-  long nowait[7] = {SYS_preadv2, frame[1], (long)&iov, 1, offset, 0, kRwfNowait};
+  long nowait[7] = {SYS_preadv2, frame[1],  (long)&iov, 1, -1 /* the file position */,
+                    0,           kRwfNowait};
   if (!buffer_one(nowait, iov.base, iov.len, kOutResult, 1)) return 0;
   if (nowait[0] == -kEagain) return 0;
   if (is_error(nowait[0])) return -1; /* the plain call gives its own error */
@@ -245,8 +245,14 @@ RRL_CODE static int buffered_may_block(long* frame) {
   uint64_t a3 = (uint64_t)frame[4], a4 = (uint64_t)frame[5], a5 = (uint64_t)frame[6];
   struct Out outs[RRL_OUT_AREAS];
   switch (nr) {
-    case SYS_read:
-    case SYS_pread64: {
+    case SYS_pread64:
+      /* Only seekable files have it: regular files and block devices, which
+       * never wait for another task (and a slow disk or network file system
+       * is noticed like any blocked call). preadv2 with RWF_NOWAIT would cost
+       * more, and send reads of data not yet cached the traced way. */
+      if (a2 > RRL_MAX_BUFFERED_IO) return 0;
+      return buffer_one(frame, a1, a2, kOutResult, 1);
+    case SYS_read: {
       if (a2 > RRL_MAX_BUFFERED_IO) return 0;
       int done = read_nowait(frame);
       if (done >= 0) return done;

@@ -143,6 +143,10 @@ TEST_CASE("collect_branch_targets sweeps a function", "[monkeypatch]") {
   REQUIRE(targets);
   // The lea of 0x401000 (inside) counts, the one of 0x402022 (outside) does not.
   CHECK(*targets == std::set<uint64_t>{0x401000, 0x401002, 0x401007});
+  // From the decoded instructions (plan_site's way when nothing failed to
+  // decode): the same set.
+  auto insns = must_decode(fn, kFn);
+  CHECK(collect_branch_targets(insns, kFn, kFn + fn.size()) == *targets);
 }
 
 TEST_CASE("choose_region prefers the site, else begins earlier", "[monkeypatch]") {
@@ -403,15 +407,15 @@ TEST_CASE("repeated string instructions are recognised", "[monkeypatch]") {
     std::vector<uint8_t> v(b);
     return rep_string_length(v);
   };
-  CHECK(len({0xf3, 0xa4}) == 2);                    // rep movsb
-  CHECK(len({0xf3, 0x48, 0xa5}) == 3);              // rep movsq
-  CHECK(len({0xf3, 0xaa}) == 2);                    // rep stosb
-  CHECK(len({0xf2, 0xae}) == 2);                    // repne scasb
-  CHECK(len({0x66, 0xf3, 0xab}) == 3);              // rep stosw
-  CHECK(len({0xf3, 0x0f, 0xb8, 0xc0}) == 0);        // popcnt: f3 is part of the opcode
-  CHECK(len({0xa4}) == 0);                          // movsb without rep: one step
-  CHECK(len({0xf3, 0xc3}) == 0);                    // rep ret
-  CHECK(len({0xf3, 0x90}) == 0);                    // pause
-  CHECK(len({0xf3}) == 0);                          // cut short
+  CHECK(len({0xf3, 0xa4}) == 2);              // rep movsb
+  CHECK(len({0xf3, 0x48, 0xa5}) == 3);        // rep movsq
+  CHECK(len({0xf3, 0xaa}) == 2);              // rep stosb
+  CHECK(len({0xf2, 0xae}) == 2);              // repne scasb
+  CHECK(len({0x66, 0xf3, 0xab}) == 3);        // rep stosw
+  CHECK(len({0xf3, 0x0f, 0xb8, 0xc0}) == 0);  // popcnt: f3 is part of the opcode
+  CHECK(len({0xa4}) == 0);                    // movsb without rep: one step
+  CHECK(len({0xf3, 0xc3}) == 0);              // rep ret
+  CHECK(len({0xf3, 0x90}) == 0);              // pause
+  CHECK(len({0xf3}) == 0);                    // cut short
   CHECK(len({}) == 0);
 }
