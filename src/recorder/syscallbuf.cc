@@ -284,6 +284,46 @@ bool record_fits(std::span<const uint8_t> records, size_t pos) {
          out_total <= rec.size - sizeof rec;
 }
 
+// Checks every record and works out its echo flag: whether a write went to
+// rr-like's stdout or stderr, looked up once per fd, as the fd is at the
+// flush (a buffered close and openat in between can fool it; only whether
+// replay echoes the bytes depends on it). `wrote`: some record wrote data.
+Expected<std::vector<uint8_t>> check_records(std::span<const uint8_t> records, pid_t tid,
+                                             const StdFiles& std_files, bool& wrote) {
+  std::map<uint64_t, uint8_t> std_flags;
+  std::vector<uint8_t> flags;
+  wrote = false;
+  size_t pos = 0;
+  while (pos + sizeof(rrl_record) <= records.size()) {
+    if (!record_fits(records, pos))
+      return fail(fmt::format("corrupt syscall buffer record at offset {} of task {}", pos, tid));
+    rrl_record rec;
+    std::memcpy(&rec, records.data() + pos, sizeof rec);
+    uint8_t flag = 0;
+    if (is_write_syscall(rec.syscallno) && rec.result > 0) {
+      auto known = std_flags.find(rec.args[0]);
+      if (known == std_flags.end())
+        known = std_flags.emplace(rec.args[0], std_file_flag(tid, rec.args[0], std_files)).first;
+      flag = known->second;
+      wrote = true;
+    }
+    flags.push_back(flag);
+    pos += rec.size;
+  }
+  return flags;
+}
+
+// Hands each checked record, with its flag, to `emit`.
+void emit_records(std::span<const uint8_t> records, std::span<const uint8_t> flags,
+                  const trace::TraceWriter::BufferedEmit& emit) {
+  size_t pos = 0;
+  for (uint8_t flag : flags) {
+    ParsedRecord p = parse_record(records, pos);
+    pos += p.rec.size;
+    emit(p.view(flag));
+  }
+}
+
 }  // namespace
 
 // The records become BufferedSyscallEvents. Everything that needs the task
@@ -292,30 +332,11 @@ bool record_fits(std::span<const uint8_t> records, size_t pos) {
 // trace's compressing thread, so the task need not wait for it.
 Status Session::record_buffered(Task& t, std::vector<uint8_t> chunk, size_t len) {
   std::span<const uint8_t> records(chunk.data(), len);
-  // Whether each fd written to is rr-like's stdout or stderr: taken as it is
-  // at the flush (a buffered close and openat in between can fool it; only
-  // whether replay echoes the bytes depends on it).
-  std::map<uint64_t, uint8_t> std_flags;
-  std::vector<uint8_t> flags;
-  bool wrote_shared = false;
-  const bool shared_maps = shared_file_maps_.contains(t.tgid);
-  size_t pos = 0;
-  while (pos + sizeof(rrl_record) <= records.size()) {
-    if (!record_fits(records, pos))
-      return fail(fmt::format("corrupt syscall buffer record at offset {} of task {}", pos, t.tid));
-    rrl_record rec;
-    std::memcpy(&rec, records.data() + pos, sizeof rec);
-    uint8_t flag = 0;
-    if (is_write_syscall(rec.syscallno) && rec.result > 0) {
-      auto known = std_flags.find(rec.args[0]);
-      if (known == std_flags.end())
-        known = std_flags.emplace(rec.args[0], std_file_flag(t, rec.args[0])).first;
-      flag = known->second;
-      wrote_shared |= shared_maps;
-    }
-    flags.push_back(flag);
-    pos += rec.size;
-  }
+  bool wrote = false;
+  auto checked = check_records(records, t.tid, std_files_, wrote);
+  if (!checked) return std::unexpected(checked.error());
+  std::vector<uint8_t> flags = std::move(*checked);
+  const bool wrote_shared = wrote && shared_file_maps_.contains(t.tgid);
   if (flags.empty()) {
     record_chunks_->give_back(std::move(chunk));
     return {};
@@ -325,7 +346,7 @@ Status Session::record_buffered(Task& t, std::vector<uint8_t> chunk, size_t len)
     // Replay emulates a write to a file the process maps MAP_SHARED: the
     // mapping gets its new contents from the trace (as for a traced write).
     // Rare; done here and now, since it reads the file.
-    pos = 0;
+    size_t pos = 0;
     for (uint8_t flag : flags) {
       ParsedRecord p = parse_record(records, pos);
       pos += p.rec.size;
@@ -352,13 +373,7 @@ Status Session::record_buffered(Task& t, std::vector<uint8_t> chunk, size_t len)
   kLog.debug(t.tid, "events {}..{} buffered_syscall", first, next_event_ - 1);
   auto views = [chunk = std::move(chunk), len, flags = std::move(flags),
                 chunks = record_chunks_](const trace::TraceWriter::BufferedEmit& emit) mutable {
-    std::span<const uint8_t> records(chunk.data(), len);
-    size_t pos = 0;
-    for (uint8_t flag : flags) {
-      ParsedRecord p = parse_record(records, pos);
-      pos += p.rec.size;
-      emit(p.view(flag));
-    }
+    emit_records(std::span(chunk.data(), len), flags, emit);
     chunks->give_back(std::move(chunk));
     return Status{};
   };
@@ -401,27 +416,9 @@ Status Session::record_buffered_later(Task& t, uint64_t from, size_t len, uint64
     std::vector<uint8_t> chunk = chunks->take(len);
     std::span<uint8_t> records(chunk.data(), len);
     const bool readable = ptrace::read_memory(tid, RemoteAddr(from), records).has_value();
-    std::vector<uint8_t> flags;
-    std::map<uint64_t, uint8_t> std_flags;
-    size_t pos = 0;
-    while (readable && pos + sizeof(rrl_record) <= len) {
-      if (!record_fits(records, pos))
-        return Status(
-            fail(fmt::format("corrupt syscall buffer record at offset {} of task {}", pos, tid)));
-      rrl_record rec;
-      std::memcpy(&rec, records.data() + pos, sizeof rec);
-      uint8_t flag = 0;
-      if (is_write_syscall(rec.syscallno) && rec.result > 0) {
-        auto known = std_flags.find(rec.args[0]);
-        if (known == std_flags.end())
-          known =
-              std_flags.emplace(rec.args[0], recorder::std_file_flag(tid, rec.args[0], std_files))
-                  .first;
-        flag = known->second;
-      }
-      flags.push_back(flag);
-      pos += rec.size;
-    }
+    bool wrote = false;
+    auto flags = readable ? check_records(records, tid, std_files, wrote)
+                          : Expected<std::vector<uint8_t>>(std::vector<uint8_t>{});
     done.read->finish();  // the program may have the half back
     if (!readable) {
       kLog.log(LogLevel::kWarn, tid,
@@ -432,15 +429,11 @@ Status Session::record_buffered_later(Task& t, uint64_t from, size_t len, uint64
       chunks->give_back(std::move(chunk));
       return Status{};
     }
-    if (flags.size() != count)
+    if (!flags) return Status(std::unexpected(flags.error()));
+    if (flags->size() != count)
       return Status(fail(fmt::format("the syscall buffer of task {} holds {} records, not {}", tid,
-                                     flags.size(), count)));
-    pos = 0;
-    for (uint8_t flag : flags) {
-      ParsedRecord p = parse_record(records, pos);
-      pos += p.rec.size;
-      emit(p.view(flag));
-    }
+                                     flags->size(), count)));
+    emit_records(records, *flags, emit);
     chunks->give_back(std::move(chunk));
     return Status{};
   };
