@@ -56,12 +56,6 @@ struct PendingPatch {
   uint32_t waits = 0;      // syscall exits that found a task inside
 };
 
-// What the recorder knows of one address space (shared by its threads and by
-// a vfork child; copied at fork; new at exec).
-// Memory for syscall-buffer records on their way into the trace: a flush
-// takes a chunk, the trace's compressing thread gives it back once the
-// records are encoded (syscallbuf.cc). Reused, because a fresh 2 MiB vector
-// would be zeroed and page-faulted in again at every flush.
 // Device and inode of rr-like's own stdout and stderr.
 using StdFiles = std::array<std::pair<uint64_t, uint64_t>, 2>;
 uint8_t std_file_flag(pid_t tid, uint64_t fd, const StdFiles& std_files);
@@ -81,6 +75,10 @@ class BufferRead {
   bool done_ = false;
 };
 
+// Memory for syscall-buffer records on their way into the trace: a flush
+// takes a chunk, the trace's compressing thread gives it back once the
+// records are encoded (syscallbuf.cc). Reused, because a fresh 2 MiB vector
+// would be zeroed and page-faulted in again at every flush.
 class RecordChunks {
  public:
   std::vector<uint8_t> take(size_t len);  // at least len bytes
@@ -91,6 +89,8 @@ class RecordChunks {
   std::vector<std::vector<uint8_t>> free_;
 };
 
+// What the recorder knows of one address space (shared by its threads and by
+// a vfork child; copied at fork; new at exec).
 struct AddressSpace {
   bool preload = false;  // the preload code is mapped (syscallbuf.cc)
   // The part of the syscall buffer already in the trace: the buffer's epoch
