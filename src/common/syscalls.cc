@@ -4,6 +4,7 @@
 #include "common/syscalls.h"
 
 #include <seccomp.h>
+#include <sys/syscall.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -160,6 +161,30 @@ std::optional<int64_t> number(std::string_view name) {
   // lacks (socketcall, ...), or its error value.
   if (nr < 0) return std::nullopt;
   return nr;
+}
+
+bool replay_runs(int64_t nr) {
+  switch (nr) {
+    case SYS_mmap:
+    case SYS_munmap:
+    case SYS_mprotect:
+    case SYS_mremap:
+    case SYS_brk:
+    case SYS_madvise:
+    case SYS_arch_prctl:
+    case SYS_set_tid_address:
+    case SYS_set_robust_list:
+    case SYS_rt_sigaction:
+    case SYS_rt_sigprocmask:
+    case SYS_sigaltstack:
+    case SYS_rt_sigreturn:
+    case SYS_pkey_mprotect:
+    case SYS_setrlimit:
+    case SYS_prlimit64:
+      return true;
+    default:
+      return false;
+  }
 }
 
 }  // namespace rrl::syscalls

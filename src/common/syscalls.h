@@ -62,4 +62,12 @@ std::optional<int64_t> number(std::string_view name);
 // True if `nr` is in the output table, including syscalls that write nothing.
 bool is_known(int64_t nr);
 
+// Syscalls whose effect lives in the kernel's view of the task (its address
+// space, signal dispositions and mask, thread pointer, resource limits):
+// replay runs them rather than emulating them. None of them sleeps for long.
+// Since replay runs them in the order of their events, the recorder lets no
+// other task run while one of them is in the kernel: two of them running at
+// once (an mmap and a munmap of two threads) could end in another state.
+bool replay_runs(int64_t nr);
+
 }  // namespace rrl::syscalls

@@ -80,7 +80,7 @@ Task& Session::add_task(pid_t tid, pid_t tgid) {
 Status Session::run() {
   while (!tasks_.empty()) {
     if (interrupted()) return fail("recording interrupted");
-    if (!running_) {
+    if (!running_ && !exclusive_) {
       if (Task* t = pick_ready()) {
         RRL_TRY(handle_stop(*t));
         continue;
@@ -201,7 +201,7 @@ Status Session::wait_for_stop(bool block) {
       // Every tracee is gone, including ones whose exit we never saw.
       tasks_.clear();
       ready_.clear();
-      running_ = nullptr;
+      running_ = exclusive_ = nullptr;
       return {};
     }
     return fail_errno("waitpid");
@@ -209,8 +209,9 @@ Status Session::wait_for_stop(bool block) {
   if (WIFEXITED(status) || WIFSIGNALED(status)) return handle_exited(tid, status);
   auto it = tasks_.find(tid);
   Task& t = it != tasks_.end() ? *it->second : add_task(tid, read_tgid(tid));
-  bool ended_user_code = running_ == &t;
-  if (ended_user_code) running_ = nullptr;
+  // The end of an exclusive syscall is as urgent as the end of user code.
+  bool ended_user_code = running_ == &t || exclusive_ == &t;
+  if (ended_user_code) running_ = exclusive_ = nullptr;
   t.pending_status = status;
   // A task waiting for its turn reports again only when something (SIGKILL,
   // an exit_group of another thread) took it out of its stop: that new stop
@@ -241,6 +242,7 @@ Status Session::handle_exited(pid_t tid, int status) {
   auto it = tasks_.find(tid);
   if (it == tasks_.end()) return {};
   if (running_ == it->second.get()) running_ = nullptr;
+  if (exclusive_ == it->second.get()) exclusive_ = nullptr;
   if (!it->second->exit_recorded) RRL_TRY(record(tid, trace::ExitEvent{status}));
   release_vfork_parent(*it->second);
   progress_->detach(tid);
@@ -379,7 +381,7 @@ void Session::kill_all() {
   }
   tasks_.clear();
   ready_.clear();
-  running_ = nullptr;
+  running_ = exclusive_ = nullptr;
 }
 
 }  // namespace rrl::recorder

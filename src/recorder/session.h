@@ -257,12 +257,14 @@ class Session {
   std::map<pid_t, std::unique_ptr<Task>> tasks_;
   std::deque<pid_t> ready_;
   Task* running_ = nullptr;
+  // A task in the kernel for a syscall that replay runs for real
+  // (syscalls::replay_runs): nobody else runs until it stops again.
+  Task* exclusive_ = nullptr;
   uint64_t next_event_ = 0;
   int exit_status_ = -1;
   std::set<int64_t> warned_unknown_;
-  std::deque<pid_t> pending_entries_;
-  std::set<pid_t> shared_file_maps_;  // processes with a MAP_SHARED file mapping  // tasks whose
-                                      // syscall entry has no event yet
+  std::deque<pid_t> pending_entries_;  // tasks whose syscall entry has no event yet
+  std::set<pid_t> shared_file_maps_;   // processes with a MAP_SHARED file mapping
   int64_t running_since_us_ = 0;
   int64_t running_slice_ms_ = kTimeSliceMs;  // the running task's current slice
   pid_t urgent_ = 0;                         // its stop ended a stretch of user code: handled first

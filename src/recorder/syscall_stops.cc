@@ -74,7 +74,9 @@ Status Session::on_syscall_entry(Task& t) {
     RRL_TRY(ptrace::set_regs(t.tid, *regs));
     t.refused = true;
   }
-  return resume(t, /*to_syscall_exit=*/true);
+  RRL_TRY(resume(t, /*to_syscall_exit=*/true));
+  if (syscalls::replay_runs(t.entry_nr) && t.state == TaskState::kInKernel) exclusive_ = &t;
+  return {};
 }
 
 Status Session::on_syscall_exit(Task& t) {

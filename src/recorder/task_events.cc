@@ -151,6 +151,7 @@ Status Session::on_exec(Task& t) {
       t.entry_args = it->second->entry_args;
       std::erase(ready_, it->first);
       if (running_ == it->second.get()) running_ = nullptr;
+      if (exclusive_ == it->second.get()) exclusive_ = nullptr;
       tasks_.erase(it);
     }
   }

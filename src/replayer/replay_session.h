@@ -52,10 +52,10 @@ struct ReplayTask {
   int expected_signal = 0;     // a recorded signal replay is about to deliver
   int signal_sent = 0;         // the next SignalEvent's signal is already queued (see on_syscall)
   // Debugger support (debug_support.cc).
-  bool last_resume_sysemu = false;   // the last resume was PTRACE_SYSEMU(_SINGLESTEP)
-  bool stepped_into_syscall = false; // a debugger's single-step ended at a syscall
-  bool hit_internal = false;         // run_task returned at replay's own breakpoint
-  bool debug_break = false;          // the debugger asked run_task to return (on_stop)
+  bool last_resume_sysemu = false;    // the last resume was PTRACE_SYSEMU(_SINGLESTEP)
+  bool stepped_into_syscall = false;  // a debugger's single-step ended at a syscall
+  bool hit_internal = false;          // run_task returned at replay's own breakpoint
+  bool debug_break = false;           // the debugger asked run_task to return (on_stop)
 };
 
 struct Checkpoint;
@@ -252,8 +252,5 @@ std::optional<std::string> compare_regs(const Registers& expected, const Registe
 bool same_state(const Registers& a, const Registers& b);
 // How many arguments a syscall takes (6 when not known).
 int syscall_arg_count(int64_t nr);
-// Syscalls replay runs for real (address space, signal dispositions and mask,
-// thread pointer) rather than emulating them.
-bool runs_for_real(int64_t nr);
 
 }  // namespace rrl::replayer

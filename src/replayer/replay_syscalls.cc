@@ -31,7 +31,6 @@ bool is_error(int64_t r) {
   return r < 0 && r > -4096;
 }
 
-
 // Syscalls that wait with a temporary signal mask, which the kernel puts back
 // only after the handler of the signal that ended the wait has been set up.
 bool swaps_signal_mask(int64_t nr) {
@@ -55,32 +54,6 @@ Status write_fully(int fd, const std::vector<uint8_t>& data) {
 }
 
 }  // namespace
-
-// Syscalls whose effect lives in the kernel's view of the task (its address
-// space, signal dispositions and mask, thread pointer): replay runs them.
-bool runs_for_real(int64_t nr) {
-  switch (nr) {
-    case SYS_mmap:
-    case SYS_munmap:
-    case SYS_mprotect:
-    case SYS_mremap:
-    case SYS_brk:
-    case SYS_madvise:
-    case SYS_arch_prctl:
-    case SYS_set_tid_address:
-    case SYS_set_robust_list:
-    case SYS_rt_sigaction:
-    case SYS_rt_sigprocmask:
-    case SYS_sigaltstack:
-    case SYS_rt_sigreturn:
-    case SYS_pkey_mprotect:
-    case SYS_setrlimit:
-    case SYS_prlimit64:
-      return true;
-    default:
-      return false;
-  }
-}
 
 // Registers beyond a syscall's arguments may hold anything (a stale rdtsc
 // value, say), so only the arguments it takes are compared.
@@ -266,7 +239,7 @@ Status ReplaySession::on_syscall(const trace::Event& ev, const trace::SyscallEve
           divergence(ev, "the end of syscall " + syscalls::name(sc.syscallno) + " did not come"));
   } else {
     bool mask_wait = swaps_signal_mask(sc.syscallno) && is_restart(sc.regs.result());
-    bool real = runs_for_real(sc.syscallno) && !(sc.flags & trace::SyscallEvent::kRefused);
+    bool real = syscalls::replay_runs(sc.syscallno) && !(sc.flags & trace::SyscallEvent::kRefused);
     auto regs = advance_to_syscall(t, ev, sc.syscallno, /*for_real=*/real && !mask_wait);
     if (!regs) return std::unexpected(regs.error());
     if (!changes_registers(sc.syscallno)) {
