@@ -190,15 +190,19 @@ Status poke_user(pid_t tid, uint64_t offset, uint64_t value) {
 
 namespace {
 
-Status proc_mem_io(pid_t tid, RemoteAddr addr, void* buf, size_t len, bool write) {
+Expected<ScopedFd> open_mem(pid_t tid, bool write) {
   std::string path = "/proc/" + std::to_string(tid) + "/mem";
   ScopedFd fd(::open(path.c_str(), (write ? O_RDWR : O_RDONLY) | O_CLOEXEC));
   if (!fd.valid()) return fail_errno("open " + path);
+  return fd;
+}
+
+Status mem_io(int fd, RemoteAddr addr, void* buf, size_t len, bool write) {
   size_t done = 0;
   while (done < len) {
-    ssize_t n = write ? ::pwrite(fd.get(), static_cast<const char*>(buf) + done, len - done,
+    ssize_t n = write ? ::pwrite(fd, static_cast<const char*>(buf) + done, len - done,
                                  static_cast<off_t>(addr.addr() + done))
-                      : ::pread(fd.get(), static_cast<char*>(buf) + done, len - done,
+                      : ::pread(fd, static_cast<char*>(buf) + done, len - done,
                                 static_cast<off_t>(addr.addr() + done));
     if (n <= 0)
       return fail_errno(std::string(write ? "write" : "read") + " tracee memory at 0x" +
@@ -207,6 +211,12 @@ Status proc_mem_io(pid_t tid, RemoteAddr addr, void* buf, size_t len, bool write
     done += static_cast<size_t>(n);
   }
   return {};
+}
+
+Status proc_mem_io(pid_t tid, RemoteAddr addr, void* buf, size_t len, bool write) {
+  auto fd = open_mem(tid, write);
+  if (!fd) return std::unexpected(fd.error());
+  return mem_io(fd->get(), addr, buf, len, write);
 }
 
 }  // namespace
@@ -229,6 +239,16 @@ Status write_memory(pid_t tid, RemoteAddr addr, std::span<const uint8_t> data) {
   if (::process_vm_writev(tid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(data.size()))
     return {};
   return proc_mem_io(tid, addr, const_cast<uint8_t*>(data.data()), data.size(), /*write=*/true);
+}
+
+Status write_code(pid_t tid, std::span<const RemoteWrite> writes) {
+  if (writes.empty()) return {};
+  auto fd = open_mem(tid, /*write=*/true);
+  if (!fd) return std::unexpected(fd.error());
+  for (const auto& w : writes)
+    RRL_TRY(mem_io(fd->get(), w.addr, const_cast<uint8_t*>(w.data.data()), w.data.size(),
+                   /*write=*/true));
+  return {};
 }
 
 bool is_died(const Error& e) {

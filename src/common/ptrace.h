@@ -46,6 +46,13 @@ Status poke_user(pid_t tid, uint64_t offset, uint64_t value);
 // may write to read-only mappings such as code and the vdso).
 Status read_memory(pid_t tid, RemoteAddr addr, std::span<uint8_t> out);
 Status write_memory(pid_t tid, RemoteAddr addr, std::span<const uint8_t> data);
+// Writes to code or other read-only memory (patches, breakpoints) go straight
+// to /proc/TID/mem, opened once for all of them.
+struct RemoteWrite {
+  RemoteAddr addr;
+  std::span<const uint8_t> data;
+};
+Status write_code(pid_t tid, std::span<const RemoteWrite> writes);
 
 bool is_died(const Error& e);
 

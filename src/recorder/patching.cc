@@ -67,41 +67,48 @@ Expected<const monkeypatch::FunctionIndex*> Session::function_index(const std::s
   return (function_indexes_[path] = std::move(*index)).get();
 }
 
-// The plan for the site, or nullopt when it is not to be patched (logged).
-Expected<std::optional<monkeypatch::SitePlan>> Session::plan_site(Task& t, uint64_t site,
-                                                                  uint64_t stub_addr) {
-  auto maps = read_maps(t.tid);
-  if (!maps) return std::unexpected(maps.error());
+// The patchable object (libc, ld.so, the vdso) mapping `site`, and its load
+// bias; nullopt for any other code.
+std::optional<SiteObject> Session::site_object(const std::vector<MapEntry>& maps, uint64_t site) {
   const MapEntry* m = nullptr;
-  uint64_t bias = 0;
-  for (const auto& e : *maps) {
+  for (const auto& e : maps)
     if (site >= e.start && site < e.end) m = &e;
-  }
   if (!m || !patchable_object(*m)) return std::nullopt;
+  SiteObject o{m, m->start, {0, 0}};
+  if (m->path == "[vdso]") return o;
+  o.key = {m->dev, m->inode};
+  for (const auto& e : maps)
+    if (e.dev == m->dev && e.inode == m->inode && e.path == m->path && e.offset == 0)
+      o.bias = e.start;
+  return o;
+}
+
+// The plan for the site, or nullopt when it is not to be patched (logged).
+Expected<std::optional<monkeypatch::SitePlan>> Session::plan_site(Task& t, const SiteObject& o,
+                                                                  uint64_t site,
+                                                                  uint64_t stub_addr) {
+  const MapEntry& m = *o.map;
   Expected<std::optional<monkeypatch::FunctionBounds>> bounds = std::nullopt;
-  if (m->path == "[vdso]") {
-    std::vector<uint8_t> vdso_image(m->end - m->start);
-    RRL_TRY(ptrace::read_memory(t.tid, RemoteAddr(m->start), vdso_image));
-    bias = m->start;
-    bounds = monkeypatch::function_bounds(vdso_image, site - bias);
+  if (m.path == "[vdso]") {
+    std::vector<uint8_t> vdso_image(m.end - m.start);
+    RRL_TRY(ptrace::read_memory(t.tid, RemoteAddr(m.start), vdso_image));
+    bounds = monkeypatch::function_bounds(vdso_image, site - o.bias);
   } else {
-    for (const auto& e : *maps)
-      if (e.path == m->path && e.offset == 0) bias = e.start;
-    auto index = function_index(m->path);
+    auto index = function_index(m.path);
     if (!index) return std::unexpected(index.error());
-    bounds = (*index)->lookup(site - bias);
+    bounds = (*index)->lookup(site - o.bias);
   }
   if (!bounds || !*bounds) {
-    kLog.debug(t.tid, "site {:#x} in {}: no function bounds", site, m->path);
+    kLog.debug(t.tid, "site {:#x} in {}: no function bounds", site, m.path);
     return std::nullopt;
   }
-  uint64_t func = (*bounds)->start + bias;
+  uint64_t func = (*bounds)->start + o.bias;
   std::vector<uint8_t> code((*bounds)->end - (*bounds)->start);
   RRL_TRY(ptrace::read_memory(t.tid, RemoteAddr(func), code));
   monkeypatch::StubTarget target{stub_addr, preload::entry_address()};
   auto plan = monkeypatch::plan_site(code, func, site, target, preload::buffered_syscalls());
   if (!plan) {
-    kLog.debug(t.tid, "site {:#x} in {} refused: {}", site, m->path, plan.error().message);
+    kLog.debug(t.tid, "site {:#x} in {} refused: {}", site, m.path, plan.error().message);
     return std::nullopt;
   }
   if (stub_addr + plan->stub.size() > preload::kStubsAddr + preload::kStubsSize) {
@@ -109,6 +116,12 @@ Expected<std::optional<monkeypatch::SitePlan>> Session::plan_site(Task& t, uint6
     return std::nullopt;
   }
   return std::move(*plan);
+}
+
+// A site patched in one process is patched in every later one as soon as
+// its object is mapped (apply_known_sites).
+void Session::learn_site(const std::optional<SiteOrigin>& origin, int64_t nr) {
+  if (origin) known_sites_[origin->key][origin->offset] = nr;
 }
 
 // At a syscall entry stop. true: the site was patched and the task restarted
@@ -124,10 +137,20 @@ Expected<bool> Session::patch_at_entry(Task& t, Registers& regs) {
     return false;
   }
   const uint64_t stub_addr = as.stub_next;
-  auto plan = plan_site(t, site, stub_addr);
+  auto maps = read_maps(t.tid);
+  if (!maps) return std::unexpected(maps.error());
+  auto object = site_object(*maps, site);
+  if (!object) {
+    as.sites[site] = AddressSpace::Site::kRefused;
+    return false;
+  }
+  auto plan = plan_site(t, *object, site, stub_addr);
   if (!plan) return std::unexpected(plan.error());
+  SiteOrigin origin{object->key, site - object->bias};
   if (!*plan || (*plan)->syscallno != nr) {
-    if (*plan) kLog.debug(t.tid, "site {:#x} refused: it makes syscall {} here, {} elsewhere", site, nr, (*plan)->syscallno);
+    if (*plan)
+      kLog.debug(t.tid, "site {:#x} refused: it makes syscall {} here, {} elsewhere", site, nr,
+                 (*plan)->syscallno);
     as.sites[site] = AddressSpace::Site::kRefused;
     return false;
   }
@@ -136,7 +159,7 @@ Expected<bool> Session::patch_at_entry(Task& t, Registers& regs) {
     kLog.debug(t.tid, "site {:#x}: patch deferred to the syscall's exit", site);
     as.sites[site] = AddressSpace::Site::kPending;
     as.stub_next += stub_size;
-    as.pending.push_back({site, std::move(**plan), stub_addr, t.tid, 0});
+    as.pending.push_back({site, std::move(**plan), stub_addr, t.tid, 0, origin});
     return false;
   }
   auto others = other_task_spots(t);
@@ -146,6 +169,7 @@ Expected<bool> Session::patch_at_entry(Task& t, Registers& regs) {
   as.sites[site] = AddressSpace::Site::kPatched;
   as.stub_next += stub_size;
   RRL_TRY(write_patch(t, **plan, stub_addr, site, /*restart_ip=*/site, nr));
+  learn_site(origin, nr);
   // Cancel this syscall; the task makes it again through the patched site.
   regs.r.orig_rax = static_cast<uint64_t>(-1);
   regs.r.rax = static_cast<uint64_t>(nr);
@@ -158,8 +182,9 @@ Expected<bool> Session::patch_at_entry(Task& t, Registers& regs) {
 Status Session::write_patch(Task& t, const monkeypatch::SitePlan& plan, uint64_t stub_addr,
                             uint64_t site, uint64_t restart_ip, int64_t restart_nr,
                             const PendingPatch* deferred) {
-  RRL_TRY(ptrace::write_memory(t.tid, RemoteAddr(stub_addr), plan.stub));
-  RRL_TRY(ptrace::write_memory(t.tid, RemoteAddr(plan.region.start), plan.jump));
+  const ptrace::RemoteWrite writes[] = {{RemoteAddr(stub_addr), plan.stub},
+                                        {RemoteAddr(plan.region.start), plan.jump}};
+  RRL_TRY(ptrace::write_code(t.tid, writes));
   kLog.debug(t.tid, "patched {} site {:#x}: region [{:#x}, {:#x}), stub at {:#x}",
              syscalls::name(plan.syscallno), site, plan.region.start, plan.region.end, stub_addr);
   trace::PatchEvent ev;
@@ -231,8 +256,88 @@ Status Session::retry_pending_patches(Task& t) {
     pending.erase(pending.begin() + static_cast<long>(i));
     t.as->sites[p.site] = AddressSpace::Site::kPatched;
     RRL_TRY(write_patch(t, p.plan, p.stub_addr, p.site, /*restart_ip=*/0, /*restart_nr=*/-1, &p));
+    learn_site(p.origin, p.plan.syscallno);
   }
   return {};
+}
+
+// Patches, in a newly mapped libc, ld.so or vdso (`mapped`, or all of them
+// at an exec when `mapped` is null), the sites already patched in other
+// processes of this recording, all in one PatchEvent. Each process would
+// otherwise stop at each of them once and have it planned and written then:
+// about 0.45 ms a site, 10-25 sites a process. Nothing of the new mapping has
+// run yet, so no task can be inside a region (checked all the same). Sites
+// are planned from the code as mapped, all before any is written; one whose
+// region would overlap another's is left to be patched when it traps.
+Status Session::apply_known_sites(Task& t, const MapEntry* mapped) {
+  if (known_sites_.empty() || !t.as || !t.as->preload) return {};
+  AddressSpace& as = *t.as;
+  auto maps = read_maps(t.tid);
+  if (!maps) return std::unexpected(maps.error());
+  if (mapped) {
+    // What an earlier mapping of these addresses had patched is gone.
+    std::erase_if(as.sites,
+                  [&](const auto& s) { return s.first >= mapped->start && s.first < mapped->end; });
+    std::erase_if(as.pending, [&](const PendingPatch& p) {
+      return p.plan.region.end > mapped->start && p.plan.region.start < mapped->end;
+    });
+  }
+  std::optional<std::vector<monkeypatch::TaskSpot>> spots;
+  struct Planned {
+    uint64_t site;
+    monkeypatch::SitePlan plan;
+  };
+  std::vector<Planned> planned;
+  std::string names;
+  uint64_t stub = as.stub_next;
+  for (const auto& m : *maps) {
+    if (mapped && (m.end <= mapped->start || m.start >= mapped->end)) continue;
+    if (!patchable_object(m)) continue;
+    auto object = site_object(*maps, m.start);
+    if (!object) continue;
+    auto known = known_sites_.find(object->key);
+    if (known == known_sites_.end()) continue;
+    if (!spots && !(spots = other_task_spots(t))) return {};
+    size_t before = planned.size();
+    for (const auto& [offset, nr] : known->second) {
+      uint64_t site = object->bias + offset;
+      if (site < m.start || site >= m.end || as.sites.contains(site)) continue;
+      auto plan = plan_site(t, *object, site, stub);
+      if (!plan) return std::unexpected(plan.error());
+      if (!*plan || (*plan)->syscallno != nr) continue;
+      const auto& region = (*plan)->region;
+      bool overlaps = std::any_of(planned.begin(), planned.end(), [&](const Planned& p) {
+        return p.plan.region.start < region.end && region.start < p.plan.region.end;
+      });
+      if (overlaps || monkeypatch::deferred_verdict(region, std::nullopt, *spots) ==
+                          monkeypatch::PatchVerdict::kWait)
+        continue;
+      stub += ((*plan)->stub.size() + 15) & ~15ULL;
+      planned.push_back({site, std::move(**plan)});
+    }
+    if (planned.size() > before)
+      names += fmt::format("{}{}", names.empty() ? "" : ", ", m.path.substr(m.path.rfind('/') + 1));
+  }
+  if (planned.empty()) return {};
+  // The stubs are consecutive: one write for all of them.
+  trace::PatchEvent ev;
+  ev.what = fmt::format("{} sites known from other processes in {}", planned.size(), names);
+  std::vector<uint8_t> stubs(stub - as.stub_next, 0xcc);
+  uint64_t at = as.stub_next;
+  for (const auto& p : planned) {
+    std::copy(p.plan.stub.begin(), p.plan.stub.end(),
+              stubs.begin() + static_cast<long>(at - as.stub_next));
+    at += (p.plan.stub.size() + 15) & ~15ULL;
+  }
+  ev.writes.push_back({as.stub_next, std::move(stubs)});
+  for (const auto& p : planned) ev.writes.push_back({p.plan.region.start, p.plan.jump});
+  std::vector<ptrace::RemoteWrite> writes;
+  for (const auto& w : ev.writes) writes.push_back({RemoteAddr(w.addr), w.data});
+  RRL_TRY(ptrace::write_code(t.tid, writes));
+  for (const auto& p : planned) as.sites[p.site] = AddressSpace::Site::kPatched;
+  kLog.debug(t.tid, "{}", ev.what);
+  as.stub_next = stub;
+  return record(t.tid, std::move(ev));
 }
 
 }  // namespace rrl::recorder

@@ -27,8 +27,11 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/error.h"
+#include "common/proc_maps.h"
 #include "common/registers.h"
 #include "monkeypatch/branch_targets.h"
 #include "monkeypatch/site.h"
@@ -48,12 +51,28 @@ constexpr int64_t kTimeSliceMs = 50;
 // A patch whose region begins before its syscall, waiting until no task is
 // inside the region (see monkeypatch/site.cc). It names its own site: a retry
 // at any later syscall exit can only write this region.
+// Which libc, ld.so or vdso a site is in: the file's device and inode
+// ({0, 0} for the vdso), and its offset from the object's load bias.
+using ObjectKey = std::pair<uint64_t, uint64_t>;
+struct SiteOrigin {
+  ObjectKey key;
+  uint64_t offset = 0;
+};
+
+// The patchable object mapping a site, as found in /proc/PID/maps.
+struct SiteObject {
+  const MapEntry* map = nullptr;
+  uint64_t bias = 0;  // its load address (of file offset 0)
+  ObjectKey key;
+};
+
 struct PendingPatch {
   uint64_t site = 0;
   monkeypatch::SitePlan plan;
   uint64_t stub_addr = 0;
   pid_t requested_by = 0;  // whose syscall asked for it (for `rr-like dump`)
   uint32_t waits = 0;      // syscall exits that found a task inside
+  std::optional<SiteOrigin> origin;
 };
 
 // Device and inode of rr-like's own stdout and stderr.
@@ -239,8 +258,11 @@ class Session {
 
   // Monkeypatching syscall sites (patching.cc).
   Expected<bool> patch_at_entry(Task& t, Registers& regs);
-  Expected<std::optional<monkeypatch::SitePlan>> plan_site(Task& t, uint64_t site,
-                                                           uint64_t stub_addr);
+  static std::optional<SiteObject> site_object(const std::vector<MapEntry>& maps, uint64_t site);
+  Expected<std::optional<monkeypatch::SitePlan>> plan_site(Task& t, const SiteObject& o,
+                                                           uint64_t site, uint64_t stub_addr);
+  void learn_site(const std::optional<SiteOrigin>& origin, int64_t nr);
+  Status apply_known_sites(Task& t, const MapEntry* mapped);
   Status write_patch(Task& t, const monkeypatch::SitePlan& plan, uint64_t stub_addr, uint64_t site,
                      uint64_t restart_ip, int64_t restart_nr,
                      const PendingPatch* deferred = nullptr);
@@ -254,6 +276,8 @@ class Session {
   std::shared_ptr<RecordChunks> record_chunks_ = std::make_shared<RecordChunks>();
   // Libraries being patched, by path.
   std::map<std::string, std::unique_ptr<monkeypatch::FunctionIndex>> function_indexes_;
+  // Sites patched so far in any process: syscall number by offset, by object.
+  std::map<ObjectKey, std::map<uint64_t, int64_t>> known_sites_;
   std::map<pid_t, std::unique_ptr<Task>> tasks_;
   std::deque<pid_t> ready_;
   Task* running_ = nullptr;

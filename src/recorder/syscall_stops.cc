@@ -106,7 +106,10 @@ Status Session::on_syscall_exit(Task& t) {
   RRL_TRY(record_new_mapping(t, ev));
   bool exec_done =
       (ev.syscallno == SYS_execve || ev.syscallno == SYS_execveat) && ev.regs.result() == 0;
-  if (exec_done) RRL_TRY(inject_preload(t));
+  if (exec_done) {
+    RRL_TRY(inject_preload(t));
+    if (syscall_buffer_) RRL_TRY(apply_known_sites(t, nullptr));
+  }
   if (syscall_buffer_) RRL_TRY(retry_pending_patches(t));
   t.boundary_regs = *regs;
   t.stepped = false;
@@ -263,7 +266,9 @@ Status Session::record_new_mapping(Task& t, const trace::SyscallEvent& ev) {
   auto rec = save_mapping(writer_, m, fd_path);
   if (!rec)
     return fail("cannot save mapped file " + m.path + " into the trace: " + rec.error().describe());
-  return record(t.tid, trace::MmapEvent{*rec});
+  RRL_TRY(record(t.tid, trace::MmapEvent{*rec}));
+  if (syscall_buffer_ && (m.prot & PROT_EXEC)) return apply_known_sites(t, &m);
+  return {};
 }
 
 // Calls into the legacy vsyscall page are emulated by the kernel after a

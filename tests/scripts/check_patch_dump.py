@@ -29,6 +29,11 @@ buffer_halves (tests/programs/buffer_halves.c):
     the main process, both threads and both children;
   - none of them was lost (syscall number -1: a half that could not be
     read after the program went on).
+known_sites (tests/programs/known_sites.c):
+  - the process started by exec got the sites known from the first one in
+    libc and ld.so as soon as they were mapped (one patch event each), and
+    no patch of a getppid, uname or sysinfo site at a stop;
+  - it buffered 3 calls of each of them.
 Prints what it found; exits 1 with FAIL lines when a check fails."""
 import json
 import sys
@@ -169,12 +174,38 @@ def check_buffer_halves(events):
     return bad
 
 
+def check_known_sites(events):
+    """tests/programs/known_sites.c: the second process's sites patched at once."""
+    bad = 0
+    execs = [e for e in events if e["kind"] == "exec" and "--second" in e.get("argv", [])]
+    if len(execs) != 1:
+        return fail(f"expected one exec of the second process, got {len(execs)}")
+    tid, start = execs[0]["tid"], execs[0]["event"]
+    second = [e for e in events if e["tid"] == tid and e["event"] > start]
+    known = [e["what"] for e in second
+             if e["kind"] == "patch" and "known from other processes" in e["what"]]
+    for lib in ["libc.so", "ld-linux"]:
+        if not any(lib in what for what in known):
+            bad |= fail(f"no sites known from other processes patched in {lib}: {known}")
+    calls = ["getppid", "uname", "sysinfo"]
+    trapped = [e["what"] for e in second if e["kind"] == "patch"
+               and e["what"].split(" ")[0] in calls]
+    if trapped:
+        bad |= fail(f"the second process patched sites at a stop: {trapped}")
+    for name in calls:
+        n = sum(1 for e in second if e["kind"] == "buffered_syscall" and e["syscall"] == name)
+        if n != 3:
+            bad |= fail(f"the second process buffered {n} {name} calls, expected 3")
+    print(f"second process: {known}")
+    return bad
+
+
 def main():
     case, path = sys.argv[1], sys.argv[2]
     events = load(path)
     checks = {"futex_signal": check_futex_signal, "wait_blocked": check_wait_blocked,
               "blocking_signal": check_blocking_signal, "buffered_misc": check_buffered_misc,
-              "buffer_halves": check_buffer_halves}
+              "buffer_halves": check_buffer_halves, "known_sites": check_known_sites}
     return checks[case](events)
 
 
