@@ -147,8 +147,9 @@ Status Session::abort_untraced(Task& t, Registers& regs, int64_t nr) {
 Expected<Session::TakeBack> Session::take_back_untraced(Task& t, int sig) {
   if (t.in_syscall || !t.as || !t.as->preload) return TakeBack::kNo;
   auto regs = ptrace::get_regs(t.tid);
-  if (!regs) return ptrace::is_died(regs.error()) ? Expected<TakeBack>(TakeBack::kNo)
-                                                  : std::unexpected(regs.error());
+  if (!regs)
+    return ptrace::is_died(regs.error()) ? Expected<TakeBack>(TakeBack::kNo)
+                                         : std::unexpected(regs.error());
   auto nr = static_cast<int64_t>(regs->r.orig_rax);
   if (regs->ip() != preload::untraced_end_address() || nr < 0) return TakeBack::kNo;
   int64_t result = regs->result();

@@ -26,6 +26,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -235,7 +236,7 @@ class Session {
   Status redeliver_deferred(Task& t);
   Status finish_exit(Task& t);
   Expected<bool> try_emulate_rdtsc(Task& t);
-  Status patch_vdso(Task& t, const std::vector<uint8_t>& auxv);
+  Status patch_vdso(Task& t, std::span<const uint8_t> auxv, const std::vector<MapEntry>& maps);
 
   // Buffered syscalls that block (blocking.cc).
   void start_block_polling(int64_t now_us);

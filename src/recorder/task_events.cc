@@ -191,16 +191,16 @@ Status Session::on_exec(Task& t) {
   }
   RRL_TRY(record(t.tid, std::move(ev)));
   release_vfork_parent(t);
-  RRL_TRY(writer_.flush());
-  return patch_vdso(t, std::vector<uint8_t>(auxv->begin(), auxv->end()));
+  // Soon in the file, for a recording killed right after; not waited for.
+  RRL_TRY(writer_.flush_soon());
+  return patch_vdso(t, std::vector<uint8_t>(auxv->begin(), auxv->end()), *maps);
 }
 
-Status Session::patch_vdso(Task& t, const std::vector<uint8_t>& auxv) {
+Status Session::patch_vdso(Task& t, std::span<const uint8_t> auxv,
+                           const std::vector<MapEntry>& maps) {
   auto base = vdso::auxv_lookup(auxv, AT_SYSINFO_EHDR);
   if (!base) return {};
-  auto maps = read_maps(t.tid);
-  if (!maps) return std::unexpected(maps.error());
-  for (const auto& m : *maps) {
+  for (const auto& m : maps) {
     if (m.start != *base) continue;
     std::vector<uint8_t> image(m.end - m.start);
     RRL_TRY(ptrace::read_memory(t.tid, RemoteAddr(m.start), image));
@@ -208,10 +208,12 @@ Status Session::patch_vdso(Task& t, const std::vector<uint8_t>& auxv) {
     if (!patches) return fail("cannot rewrite the vdso: " + patches.error().describe());
     trace::PatchEvent ev;
     ev.what = "vdso";
+    std::vector<ptrace::RemoteWrite> writes;
     for (const auto& p : *patches) {
-      RRL_TRY(ptrace::write_memory(t.tid, RemoteAddr(p.addr), p.bytes));
+      writes.push_back({RemoteAddr(p.addr), p.bytes});
       ev.writes.push_back({p.addr, p.bytes});
     }
+    RRL_TRY(ptrace::write_code(t.tid, writes));
     return record(t.tid, std::move(ev));
   }
   return {};
