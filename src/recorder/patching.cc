@@ -261,14 +261,88 @@ Status Session::retry_pending_patches(Task& t) {
   return {};
 }
 
+// The known sites of one object, planned for the mapping `m` with stubs from
+// `stub`. Sites are planned from the code as mapped, all before any is
+// written; one whose region would overlap another's is left to be patched
+// when it traps.
+Expected<KnownSitesPatch> Session::plan_known_sites(Task& t, const SiteObject& object,
+                                                    const std::map<uint64_t, int64_t>& known,
+                                                    std::span<const monkeypatch::TaskSpot> spots,
+                                                    uint64_t stub) {
+  const MapEntry& m = *object.map;
+  KnownSitesPatch out;
+  out.bias = object.bias;
+  out.stub_start = stub;
+  out.known_count = known.size();
+  std::vector<monkeypatch::SitePlan> plans;
+  for (const auto& [offset, nr] : known) {
+    uint64_t site = object.bias + offset;
+    if (site < m.start || site >= m.end || t.as->sites.contains(site)) continue;
+    auto plan = plan_site(t, object, site, stub);
+    if (!plan) return std::unexpected(plan.error());
+    if (!*plan || (*plan)->syscallno != nr) continue;
+    const auto& region = (*plan)->region;
+    bool overlaps = std::any_of(plans.begin(), plans.end(), [&](const monkeypatch::SitePlan& p) {
+      return p.region.start < region.end && region.start < p.region.end;
+    });
+    if (overlaps || monkeypatch::deferred_verdict(region, std::nullopt, spots) ==
+                        monkeypatch::PatchVerdict::kWait)
+      continue;
+    stub += ((*plan)->stub.size() + 15) & ~15ULL;
+    out.sites.push_back(site);
+    plans.push_back(std::move(**plan));
+  }
+  out.stub_end = stub;
+  if (plans.empty()) return out;
+  // The stubs are consecutive: one write for all of them.
+  std::vector<uint8_t> stubs(out.stub_end - out.stub_start, 0xcc);
+  uint64_t at = out.stub_start;
+  for (const auto& p : plans) {
+    std::copy(p.stub.begin(), p.stub.end(), stubs.begin() + static_cast<long>(at - out.stub_start));
+    at += (p.stub.size() + 15) & ~15ULL;
+  }
+  out.writes.push_back({out.stub_start, std::move(stubs)});
+  for (const auto& p : plans) {
+    out.writes.push_back({p.region.start, p.jump});
+    trace::MemWrite original{p.region.start, std::vector<uint8_t>(p.jump.size())};
+    RRL_TRY(ptrace::read_memory(t.tid, RemoteAddr(original.addr), original.data));
+    out.original.push_back(std::move(original));
+  }
+  return out;
+}
+
+// Whether `cached` can be written again as it is into the mapping of
+// `object`: the same known sites, load address and stub addresses, none of
+// its sites patched already, no task inside a region, and the code at each
+// region what it was when planned (the same file).
+bool Session::known_sites_patch_fits(Task& t, const KnownSitesPatch& cached,
+                                     const SiteObject& object, size_t known_count,
+                                     std::span<const monkeypatch::TaskSpot> spots, uint64_t stub) {
+  if (cached.bias != object.bias || cached.stub_start != stub || cached.known_count != known_count)
+    return false;
+  for (uint64_t site : cached.sites)
+    if (t.as->sites.contains(site)) return false;
+  for (const auto& o : cached.original) {
+    monkeypatch::PatchRegion region;
+    region.start = o.addr;
+    region.end = o.addr + o.data.size();
+    if (monkeypatch::deferred_verdict(region, std::nullopt, spots) ==
+        monkeypatch::PatchVerdict::kWait)
+      return false;
+    std::vector<uint8_t> now(o.data.size());
+    if (!ptrace::read_memory(t.tid, RemoteAddr(o.addr), now) || now != o.data) return false;
+  }
+  return true;
+}
+
 // Patches, in a newly mapped libc, ld.so or vdso (`mapped`, or all of them
 // at an exec when `mapped` is null), the sites already patched in other
 // processes of this recording, all in one PatchEvent. Each process would
 // otherwise stop at each of them once and have it planned and written then:
 // about 0.45 ms a site, 10-25 sites a process. Nothing of the new mapping has
-// run yet, so no task can be inside a region (checked all the same). Sites
-// are planned from the code as mapped, all before any is written; one whose
-// region would overlap another's is left to be patched when it traps.
+// run yet, so no task can be inside a region (checked all the same).
+// Planning them all costs about 0.5 ms too, so what was planned for an
+// object is kept and written again as it is while it fits.
 Status Session::apply_known_sites(Task& t, const MapEntry* mapped) {
   if (known_sites_.empty() || !t.as || !t.as->preload) return {};
   AddressSpace& as = *t.as;
@@ -283,13 +357,9 @@ Status Session::apply_known_sites(Task& t, const MapEntry* mapped) {
     });
   }
   std::optional<std::vector<monkeypatch::TaskSpot>> spots;
-  struct Planned {
-    uint64_t site;
-    monkeypatch::SitePlan plan;
-  };
-  std::vector<Planned> planned;
+  trace::PatchEvent ev;
   std::string names;
-  uint64_t stub = as.stub_next;
+  size_t count = 0;
   for (const auto& m : *maps) {
     if (mapped && (m.end <= mapped->start || m.start >= mapped->end)) continue;
     if (!patchable_object(m)) continue;
@@ -298,45 +368,30 @@ Status Session::apply_known_sites(Task& t, const MapEntry* mapped) {
     auto known = known_sites_.find(object->key);
     if (known == known_sites_.end()) continue;
     if (!spots && !(spots = other_task_spots(t))) return {};
-    size_t before = planned.size();
-    for (const auto& [offset, nr] : known->second) {
-      uint64_t site = object->bias + offset;
-      if (site < m.start || site >= m.end || as.sites.contains(site)) continue;
-      auto plan = plan_site(t, *object, site, stub);
-      if (!plan) return std::unexpected(plan.error());
-      if (!*plan || (*plan)->syscallno != nr) continue;
-      const auto& region = (*plan)->region;
-      bool overlaps = std::any_of(planned.begin(), planned.end(), [&](const Planned& p) {
-        return p.plan.region.start < region.end && region.start < p.plan.region.end;
-      });
-      if (overlaps || monkeypatch::deferred_verdict(region, std::nullopt, *spots) ==
-                          monkeypatch::PatchVerdict::kWait)
-        continue;
-      stub += ((*plan)->stub.size() + 15) & ~15ULL;
-      planned.push_back({site, std::move(**plan)});
+    auto cached = known_patches_.find(object->key);
+    if (cached == known_patches_.end() ||
+        !known_sites_patch_fits(t, cached->second, *object, known->second.size(), *spots,
+                                as.stub_next)) {
+      auto fresh = plan_known_sites(t, *object, known->second, *spots, as.stub_next);
+      if (!fresh) return std::unexpected(fresh.error());
+      cached = known_patches_.insert_or_assign(object->key, std::move(*fresh)).first;
+    } else {
+      kLog.debug(t.tid, "known sites of {}: as planned before", m.path);
     }
-    if (planned.size() > before)
-      names += fmt::format("{}{}", names.empty() ? "" : ", ", m.path.substr(m.path.rfind('/') + 1));
+    const KnownSitesPatch& patch = cached->second;
+    if (patch.sites.empty()) continue;
+    std::vector<ptrace::RemoteWrite> writes;
+    for (const auto& w : patch.writes) writes.push_back({RemoteAddr(w.addr), w.data});
+    RRL_TRY(ptrace::write_code(t.tid, writes));
+    ev.writes.insert(ev.writes.end(), patch.writes.begin(), patch.writes.end());
+    for (uint64_t site : patch.sites) as.sites[site] = AddressSpace::Site::kPatched;
+    as.stub_next = patch.stub_end;
+    count += patch.sites.size();
+    names += fmt::format("{}{}", names.empty() ? "" : ", ", m.path.substr(m.path.rfind('/') + 1));
   }
-  if (planned.empty()) return {};
-  // The stubs are consecutive: one write for all of them.
-  trace::PatchEvent ev;
-  ev.what = fmt::format("{} sites known from other processes in {}", planned.size(), names);
-  std::vector<uint8_t> stubs(stub - as.stub_next, 0xcc);
-  uint64_t at = as.stub_next;
-  for (const auto& p : planned) {
-    std::copy(p.plan.stub.begin(), p.plan.stub.end(),
-              stubs.begin() + static_cast<long>(at - as.stub_next));
-    at += (p.plan.stub.size() + 15) & ~15ULL;
-  }
-  ev.writes.push_back({as.stub_next, std::move(stubs)});
-  for (const auto& p : planned) ev.writes.push_back({p.plan.region.start, p.plan.jump});
-  std::vector<ptrace::RemoteWrite> writes;
-  for (const auto& w : ev.writes) writes.push_back({RemoteAddr(w.addr), w.data});
-  RRL_TRY(ptrace::write_code(t.tid, writes));
-  for (const auto& p : planned) as.sites[p.site] = AddressSpace::Site::kPatched;
+  if (count == 0) return {};
+  ev.what = fmt::format("{} sites known from other processes in {}", count, names);
   kLog.debug(t.tid, "{}", ev.what);
-  as.stub_next = stub;
   return record(t.tid, std::move(ev));
 }
 

@@ -67,6 +67,18 @@ struct SiteObject {
   ObjectKey key;
 };
 
+// The patch of an object's known sites as planned for one process
+// (patching.cc, apply_known_sites), kept to be written again in the next.
+struct KnownSitesPatch {
+  uint64_t bias = 0;        // where the object was loaded
+  uint64_t stub_start = 0;  // and where its stubs began
+  uint64_t stub_end = 0;
+  size_t known_count = 0;  // of the object's known sites then
+  std::vector<uint64_t> sites;
+  std::vector<trace::MemWrite> writes;    // the stubs, then each jump
+  std::vector<trace::MemWrite> original;  // the code under each jump before
+};
+
 struct PendingPatch {
   uint64_t site = 0;
   monkeypatch::SitePlan plan;
@@ -264,6 +276,13 @@ class Session {
                                                            uint64_t site, uint64_t stub_addr);
   void learn_site(const std::optional<SiteOrigin>& origin, int64_t nr);
   Status apply_known_sites(Task& t, const MapEntry* mapped);
+  Expected<KnownSitesPatch> plan_known_sites(Task& t, const SiteObject& object,
+                                             const std::map<uint64_t, int64_t>& known,
+                                             std::span<const monkeypatch::TaskSpot> spots,
+                                             uint64_t stub);
+  bool known_sites_patch_fits(Task& t, const KnownSitesPatch& cached, const SiteObject& object,
+                              size_t known_count, std::span<const monkeypatch::TaskSpot> spots,
+                              uint64_t stub);
   Status write_patch(Task& t, const monkeypatch::SitePlan& plan, uint64_t stub_addr, uint64_t site,
                      uint64_t restart_ip, int64_t restart_nr,
                      const PendingPatch* deferred = nullptr);
@@ -279,6 +298,7 @@ class Session {
   std::map<std::string, std::unique_ptr<monkeypatch::FunctionIndex>> function_indexes_;
   // Sites patched so far in any process: syscall number by offset, by object.
   std::map<ObjectKey, std::map<uint64_t, int64_t>> known_sites_;
+  std::map<ObjectKey, KnownSitesPatch> known_patches_;  // the last one planned, by object
   std::map<pid_t, std::unique_ptr<Task>> tasks_;
   std::deque<pid_t> ready_;
   Task* running_ = nullptr;

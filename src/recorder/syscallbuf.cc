@@ -72,8 +72,12 @@ Expected<int64_t> Session::inject_syscall(Task& t, uint64_t insn, int64_t nr,
   size_t i = 0;
   for (uint64_t a : args) *slots[i++] = a;
   RRL_TRY(ptrace::set_regs(t.tid, regs));
+  // The seccomp filter stops every syscall but the preload code's untraced
+  // one: resumed without PTRACE_SYSCALL, the task stops at its seccomp stop
+  // and not also at a syscall-entry stop before it.
+  bool filtered = syscall_buffer_ && insn + 2 != preload::untraced_end_address();
   for (int stops = 0; stops < kMaxInjectStops; ++stops) {
-    RRL_TRY(ptrace::syscall(t.tid));
+    RRL_TRY(stops == 0 && filtered ? ptrace::cont(t.tid) : ptrace::syscall(t.tid));
     int status = 0;
     while (::waitpid(t.tid, &status, __WALL) < 0)
       if (errno != EINTR) return fail_errno("waitpid during an injected syscall");
