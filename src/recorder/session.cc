@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/proc_task.h"
 #include "common/ptrace.h"
+#include "common/syscalls.h"
 
 namespace rrl::recorder {
 
@@ -86,10 +87,34 @@ Status Session::run() {
         continue;
       }
     }
-    enforce_time_slice();
+    if (exclusive_) {
+      if (!keep_exclusive()) continue;  // released: the others' turn
+    } else {
+      enforce_time_slice();
+    }
     RRL_TRY(wait_for_stop(/*block=*/true));
   }
   return {};
+}
+
+// An exclusive syscall (an mmap, say) is over in microseconds, but one may
+// wait for another task (a file system served by a recorded process, a
+// userfaultfd handler): after a while, others may run. True while the
+// scheduler is to wait for the exclusive task (the alarm is set for it).
+bool Session::keep_exclusive() {
+  constexpr int64_t kExclusiveUs = 100000;
+  if (ready_.empty()) {
+    set_alarm(0);
+    return true;
+  }
+  if (monotonic_us() - exclusive_since_us_ < kExclusiveUs) {
+    set_alarm(exclusive_since_us_ + kExclusiveUs);
+    return true;
+  }
+  kLog.info(exclusive_->tid, "still in syscall {} after {} ms: other tasks may run",
+            syscalls::name(exclusive_->entry_nr), kExclusiveUs / 1000);
+  exclusive_ = nullptr;
+  return false;
 }
 
 // Time slices. A task that runs user code without any stop must not starve a

@@ -225,6 +225,7 @@ class Session {
   Status record_buffered_view(pid_t tid, const trace::BufferedSyscallView& e);
   Status flush_now_and_then();
   void enforce_time_slice();
+  bool keep_exclusive();
   void set_alarm(int64_t deadline_us);
 
   // Syscalls (syscall_stops.cc).
@@ -305,6 +306,7 @@ class Session {
   // A task in the kernel for a syscall that replay runs for real
   // (syscalls::replay_runs): nobody else runs until it stops again.
   Task* exclusive_ = nullptr;
+  int64_t exclusive_since_us_ = 0;
   uint64_t next_event_ = 0;
   int exit_status_ = -1;
   std::set<int64_t> warned_unknown_;

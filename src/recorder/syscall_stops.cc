@@ -75,7 +75,10 @@ Status Session::on_syscall_entry(Task& t) {
     t.refused = true;
   }
   RRL_TRY(resume(t, /*to_syscall_exit=*/true));
-  if (syscalls::replay_runs(t.entry_nr) && t.state == TaskState::kInKernel) exclusive_ = &t;
+  if (syscalls::replay_runs(t.entry_nr) && t.state == TaskState::kInKernel) {
+    exclusive_ = &t;
+    exclusive_since_us_ = monotonic_us();
+  }
   return {};
 }
 
