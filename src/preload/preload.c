@@ -53,6 +53,10 @@ enum {
   kENoent = 2,
 };
 #define RRL_FICLONE 0x40049409UL
+/* From <sys/mman.h>. */
+enum { kMapShared = 0x01, kMapFixed = 0x10, kMapAnonymous = 0x20 };
+/* From <asm/prctl.h>. */
+enum { kArchSetFs = 0x1002 };
 /* From <linux/futex.h>. */
 enum {
   kFutexWait = 0,
@@ -222,6 +226,11 @@ RRL_CODE static int sockaddr_outs(uint64_t addr, uint64_t len_at, struct Out* ou
  * sockets, and regular files whose data is in the page cache). 1: done, the
  * result in frame[0]; 0: nothing there now, take the traced path (which
  * waits); -1: the file cannot do it (a tty): make the call itself. */
+/* Whether [addr, addr + len) touches the preload code, stubs or buffer. */
+RRL_CODE static int overlaps_preload(uint64_t addr, uint64_t len) {
+  return addr < RRL_PRELOAD_END && addr + len > RRL_PRELOAD_BASE;
+}
+
 RRL_CODE static int read_nowait(long* frame) {
   struct {
     uint64_t base, len;
@@ -284,6 +293,10 @@ RRL_CODE static int buffered_may_block(long* frame) {
       int n = sockaddr_outs(a1, a2, outs);
       return n < 0 ? 0 : buffer_call(frame, outs, n);
     }
+    case SYS_getrandom:
+      /* Waits only until the kernel's pool is ready, early at boot. */
+      if (a1 > RRL_MAX_BUFFERED_IO) return 0;
+      return buffer_one(frame, a0, a1, kOutResult, 1);
     case SYS_recvfrom: {
       /* MSG_TRUNC on a stream socket discards the data it counts. */
       if (a2 > RRL_MAX_BUFFERED_IO || (a3 & kMsgTrunc)) return 0;
@@ -370,6 +383,27 @@ __attribute__((visibility("hidden"))) RRL_CODE int rrl_buffered(long* frame) {
       return buffer_plain(frame);
     case SYS_openat:
       return buffer_openat(frame);
+    case SYS_mmap:
+      /* Private anonymous memory only: replay maps it again at the recorded
+       * address. A file mapping needs the recorder (it saves the file). */
+      if (!(frame[4] & kMapAnonymous) || (frame[4] & kMapShared)) return 0;
+      if ((frame[4] & kMapFixed) && overlaps_preload(a0, a1)) return 0;
+      return buffer_plain(frame);
+    case SYS_munmap:
+    case SYS_mprotect:
+    case SYS_madvise:
+      /* Replay runs these again, in the order of their records. The preload
+       * area itself is left to the traced path. */
+      if (overlaps_preload(a0, a1)) return 0;
+      return buffer_plain(frame);
+    case SYS_brk:
+    case SYS_set_tid_address:
+    case SYS_set_robust_list:
+      return buffer_plain(frame);
+    case SYS_arch_prctl:
+      /* Setting the thread pointer, as every thread's start does. */
+      if (a0 != kArchSetFs) return 0;
+      return buffer_plain(frame);
     case SYS_fadvise64:
     case SYS_unlinkat:
     case SYS_mkdirat:

@@ -18,7 +18,7 @@
 
 #include <stdint.h>
 
-#define RRL_PRELOAD_VERSION 6
+#define RRL_PRELOAD_VERSION 7
 
 /* ~1.2 GiB below the libraries of an unrandomised address space: within
  * reach of a rel32 jump from libc, ld.so and the vdso. */

@@ -59,19 +59,25 @@ Status ReplaySession::on_buffered(const trace::Event& ev, const trace::BufferedS
                           syscalls::name(be.syscallno), be.args[static_cast<size_t>(i)],
                           regs->arg(i))));
   }
-  // Signal dispositions and the signal mask live in the kernel: these two
-  // run again. (A buffered prlimit64 only reads a limit: emulated.)
-  const bool signal_state = be.syscallno == SYS_rt_sigaction || be.syscallno == SYS_rt_sigprocmask;
-  if (signal_state && be.result != RRL_SYSCALL_ABORTED) {
+  // Signal dispositions and mask, and the address space (anonymous mmap,
+  // munmap, mprotect, madvise, brk) live in the kernel: these run again.
+  // (A buffered prlimit64 only reads a limit: emulated.)
+  const bool runs = syscalls::replay_runs(be.syscallno) && be.syscallno != SYS_prlimit64;
+  if (runs && be.result != RRL_SYSCALL_ABORTED) {
     trace::SyscallEvent sc;
     sc.syscallno = be.syscallno;
     sc.args = be.args;
     sc.regs = *regs;
     sc.regs.r.rax = static_cast<uint64_t>(be.result);
+    const Registers before = *regs;
     RRL_TRY(execute_syscall(t, ev, sc, *regs));
     auto after = ptrace::get_regs(t.tid);
     if (!after) return std::unexpected(after.error());
+    // mmap ran with the recorded address and MAP_FIXED: the task goes on
+    // with the arguments it had (arch_prctl's new thread pointer stays).
     *regs = *after;
+    regs->r.rdi = before.r.rdi;
+    regs->r.r10 = before.r.r10;
   } else if (t.at_real_entry) {
     RRL_TRY(skip_real_entry(t));
   }
