@@ -40,7 +40,7 @@ void append(std::vector<uint8_t>& out, std::span<const uint8_t> bytes) {
 }
 
 Expected<std::vector<uint8_t>> build_stub(const PatchRegion& region, uint64_t site_addr,
-                                          const StubTarget& target) {
+                                          const StubTarget& target, uint64_t& syscall_offset) {
   std::vector<Insn> before, after;
   for (const Insn& insn : region.insns) {
     if (insn.address < site_addr) before.push_back(insn);
@@ -50,6 +50,7 @@ Expected<std::vector<uint8_t>> build_stub(const PatchRegion& region, uint64_t si
   auto pre = relocate(before, target.stub_addr);
   if (!pre) return std::unexpected(pre.error());
   append(stub, *pre);
+  syscall_offset = stub.size();
   append(stub, kSkipRedZone);
   auto call = encode_call_rel32(target.stub_addr + stub.size(), target.entry_addr);
   if (!call) return std::unexpected(call.error());
@@ -114,7 +115,7 @@ Expected<SitePlan> plan_site(std::span<const uint8_t> code, uint64_t func_addr, 
     return fail(fmt::format("the region [{:#x}, {:#x}) begins before the site and goes on after it",
                             region->start, region->end));
   plan.region = std::move(*region);
-  auto stub = build_stub(plan.region, site_addr, target);
+  auto stub = build_stub(plan.region, site_addr, target, plan.stub_syscall_offset);
   if (!stub) return std::unexpected(stub.error());
   plan.stub = std::move(*stub);
   auto jump = build_trampoline_patch(plan.region, target.stub_addr);
@@ -129,6 +130,10 @@ PatchVerdict deferred_verdict(const PatchRegion& region, std::optional<uint64_t>
     return PatchVerdict::kWait;
   auto inside = [&](uint64_t ip) { return ip >= region.start && ip <= region.end; };
   for (const TaskSpot& spot : others) {
+    if (spot.resumes_at_ip) {
+      if (spot.ip >= region.start && spot.ip < region.end) return PatchVerdict::kWait;
+      continue;
+    }
     if (inside(spot.ip)) return PatchVerdict::kWait;
     if (spot.in_syscall && inside(spot.ip - 2)) return PatchVerdict::kWait;
   }

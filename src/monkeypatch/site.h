@@ -25,6 +25,10 @@ struct SitePlan {
   int64_t syscallno = -1;     // the constant loaded into eax just before the site
   std::vector<uint8_t> stub;  // bytes for StubTarget::stub_addr
   std::vector<uint8_t> jump;  // bytes for region.start: jmp stub, int3 padding
+  // Where in the stub the syscall is made, after the displaced instructions
+  // that come before the site: a task that ran those and stopped at the
+  // syscall's entry can be restarted there.
+  uint64_t stub_syscall_offset = 0;
 };
 
 // The syscall number that the instruction right before the site puts into
@@ -52,6 +56,10 @@ struct TaskSpot {
   // Stopped in (or blocked in) a syscall whose saved ip is `ip`: it may be
   // restarted at ip - 2, and it returns to ip.
   bool in_syscall = false;
+  // Stopped at a syscall's exit whose result does not restart: it goes on at
+  // ip and nowhere else, so only [start, end) holds it (a deferred region's
+  // end, right after its syscall, is outside).
+  bool resumes_at_ip = false;
 };
 
 enum class PatchVerdict {

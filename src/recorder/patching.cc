@@ -11,8 +11,10 @@
 // every later syscall exit there until no task is inside it.
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -130,6 +132,9 @@ Expected<bool> Session::patch_at_entry(Task& t, Registers& regs) {
   if (!t.as || !t.as->preload || !t.deferred.empty() || t.delivering) return false;
   AddressSpace& as = *t.as;
   const uint64_t site = regs.ip() - 2;
+  if (auto s = as.sites.find(site);
+      s != as.sites.end() && s->second == AddressSpace::Site::kPending)
+    return patch_pending_at_entry(t, regs, site);
   if (as.sites.contains(site) || preload::in_preload_code(site)) return false;
   const int64_t nr = regs.syscallno();
   if (!preload::buffered_syscalls().contains(nr)) {
@@ -179,6 +184,40 @@ Expected<bool> Session::patch_at_entry(Task& t, Registers& regs) {
   return true;
 }
 
+// At the entry stop of a syscall whose site's deferred patch waits: the task
+// has run the region's instructions before the site, so its syscall is
+// cancelled and it restarts in the stub, after their displaced copies, and
+// makes the syscall from there. Only the other tasks have to be outside the
+// region then. Two threads taking turns at one site would otherwise keep the
+// patch waiting for ever: at each one's exit, the other is in the kernel
+// inside the region (and might restart there).
+Expected<bool> Session::patch_pending_at_entry(Task& t, Registers& regs, uint64_t site) {
+  AddressSpace& as = *t.as;
+  auto it = std::find_if(as.pending.begin(), as.pending.end(),
+                         [&](const PendingPatch& p) { return p.site == site; });
+  if (it == as.pending.end() || it->plan.syscallno != regs.syscallno()) return false;
+  auto others = other_task_spots(t);
+  if (!others || monkeypatch::deferred_verdict(it->plan.region, std::nullopt, *others) ==
+                     monkeypatch::PatchVerdict::kWait) {
+    ++it->waits;
+    return false;
+  }
+  PendingPatch p = std::move(*it);
+  as.pending.erase(it);
+  as.sites[site] = AddressSpace::Site::kPatched;
+  const uint64_t restart_ip = p.stub_addr + p.plan.stub_syscall_offset;
+  const int64_t nr = p.plan.syscallno;
+  kLog.debug(t.tid, "site {:#x}: deferred patch written at a syscall entry there", site);
+  RRL_TRY(write_patch(t, p.plan, p.stub_addr, site, restart_ip, nr, &p));
+  learn_site(p.origin, nr);
+  regs.r.orig_rax = static_cast<uint64_t>(-1);
+  regs.r.rax = static_cast<uint64_t>(nr);
+  regs.set_ip(restart_ip);
+  RRL_TRY(ptrace::set_regs(t.tid, regs));
+  RRL_TRY(resume(t, /*to_syscall_exit=*/false));
+  return true;
+}
+
 Status Session::write_patch(Task& t, const monkeypatch::SitePlan& plan, uint64_t stub_addr,
                             uint64_t site, uint64_t restart_ip, int64_t restart_nr,
                             const PendingPatch* deferred) {
@@ -212,6 +251,15 @@ std::optional<std::vector<monkeypatch::TaskSpot>> Session::other_task_spots(cons
     if (o->as != t.as || o->exit_recorded) continue;
     for (uint64_t ip : o->handler_returns) spots.push_back({ip, true});
     if (o.get() == &t) continue;
+    if (o->in_syscall && o->state == TaskState::kReady &&
+        WSTOPSIG(o->pending_status) == (SIGTRAP | 0x80)) {
+      // Stopped at its syscall's exit: unless the syscall restarts, the task
+      // goes on at its ip (a deferred region's end).
+      if (auto regs = ptrace::get_regs(tid); regs && !restarts(regs->result())) {
+        spots.push_back({regs->ip(), false, /*resumes_at_ip=*/true});
+        continue;
+      }
+    }
     if (o->in_syscall) {
       spots.push_back({o->entry_regs.ip(), true});
       continue;

@@ -272,6 +272,7 @@ class Session {
 
   // Monkeypatching syscall sites (patching.cc).
   Expected<bool> patch_at_entry(Task& t, Registers& regs);
+  Expected<bool> patch_pending_at_entry(Task& t, Registers& regs, uint64_t site);
   static std::optional<SiteObject> site_object(const std::vector<MapEntry>& maps, uint64_t site);
   Expected<std::optional<monkeypatch::SitePlan>> plan_site(Task& t, const SiteObject& o,
                                                            uint64_t site, uint64_t stub_addr);

@@ -36,6 +36,10 @@ known_sites (tests/programs/known_sites.c):
     first one in libc and ld.so as soon as they were mapped, and no patch
     of a getppid, uname or sysinfo site at a stop;
   - each buffered 3 calls of each of them.
+turns (tests/programs/patch_turns.c):
+  - the deferred patch of the vdso's clock_gettime site was written, and
+    fewer than 200 of the two threads' 4,002 clock_gettime calls were
+    traced (the rest buffered).
 Prints what it found; exits 1 with FAIL lines when a check fails."""
 import json
 import sys
@@ -213,12 +217,32 @@ def check_known_sites_in(events, tid, start):
     return bad
 
 
+def check_turns(events):
+    """tests/programs/patch_turns.c: the deferred patch lands though both threads take turns."""
+    bad = 0
+    patches = [p for p in deferred_patches(events) if p["what"].startswith("clock_gettime site")]
+    if not patches:
+        bad |= fail("no deferred patch of a clock_gettime site")
+    threads = {e["new_tid"] for e in events if e["kind"] == "clone"}
+    calls = [e for e in events if e["tid"] in threads and e.get("syscall") == "clock_gettime"
+             and e["kind"] in ("syscall", "buffered_syscall")]
+    traced = sum(1 for e in calls if e["kind"] == "syscall")
+    if len(calls) != 4002:
+        bad |= fail(f"{len(calls)} clock_gettime calls of the threads in the trace, expected 4002")
+    if traced >= 200:
+        bad |= fail(f"{traced} of the threads' clock_gettime calls were traced: the patch waited")
+    print(f"{traced} of {len(calls)} clock_gettime calls traced; patches: "
+          f"{[(p['event'], p['tid'], p['waits']) for p in patches]}")
+    return bad
+
+
 def main():
     case, path = sys.argv[1], sys.argv[2]
     events = load(path)
     checks = {"futex_signal": check_futex_signal, "wait_blocked": check_wait_blocked,
               "blocking_signal": check_blocking_signal, "buffered_misc": check_buffered_misc,
-              "buffer_halves": check_buffer_halves, "known_sites": check_known_sites}
+              "buffer_halves": check_buffer_halves, "known_sites": check_known_sites,
+              "turns": check_turns}
     return checks[case](events)
 
 

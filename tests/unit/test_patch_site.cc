@@ -75,6 +75,7 @@ TEST_CASE("plan_site patches glibc's read at the site", "[monkeypatch][site]") {
   CHECK((*insns)[4].is_syscall);
   CHECK((*insns)[5].text == "cmp rax, -0x1000");
   CHECK((*insns)[6].branch_target == kFn + 0x13);  // back to the region's end
+  CHECK(plan->stub_syscall_offset == 0);           // nothing displaced before the site
 }
 
 TEST_CASE("plan_site defers a vdso site whose region begins before it", "[monkeypatch][site]") {
@@ -87,6 +88,10 @@ TEST_CASE("plan_site defers a vdso site whose region begins before it", "[monkey
   auto insns = decode(plan->stub, kStub, 10);
   REQUIRE(insns);
   CHECK((*insns)[0].text == "mov eax, 0xe4");  // the displaced mov runs in the stub
+  // A task stopped at the site's syscall has run that mov: it restarts
+  // right after it, at the red-zone step.
+  CHECK(plan->stub_syscall_offset == (*insns)[1].address - kStub);
+  CHECK((*insns)[1].text == "lea rsp, [rsp - 0x80]");
 }
 
 TEST_CASE("plan_site refusals", "[monkeypatch][site]") {
@@ -179,6 +184,17 @@ TEST_CASE("deferred_verdict", "[monkeypatch][site][deferred]") {
   }
   SECTION("the asking task inside the region (a region past its syscall)") {
     CHECK(deferred_verdict(r, 0x1003, {}) == PatchVerdict::kWait);
+  }
+  SECTION("a task stopped at the exit of the region's syscall, not restarting") {
+    // It goes on at the region's end, which the patch leaves alone...
+    TaskSpot done{0x1007, false, true};
+    CHECK(deferred_verdict(r, std::nullopt, std::span(&done, 1)) == PatchVerdict::kApply);
+    // ...unlike one at the exit of a syscall inside a longer region.
+    TaskSpot mid{0x1005, false, true};
+    CHECK(deferred_verdict(r, std::nullopt, std::span(&mid, 1)) == PatchVerdict::kWait);
+    // Without the flag, the end counts as inside (it might restart).
+    TaskSpot unknown{0x1007, false};
+    CHECK(deferred_verdict(r, std::nullopt, std::span(&unknown, 1)) == PatchVerdict::kWait);
   }
   SECTION("tasks just outside") {
     TaskSpot spots[] = {{0x0fff, false}, {0x1008, false}, {0x100a, true}};
