@@ -175,13 +175,19 @@ Expected<bool> Session::patch_at_entry(Task& t, Registers& regs) {
   as.stub_next += stub_size;
   RRL_TRY(write_patch(t, **plan, stub_addr, site, /*restart_ip=*/site, nr));
   learn_site(origin, nr);
-  // Cancel this syscall; the task makes it again through the patched site.
+  // The task makes this syscall again through the patched site.
+  RRL_TRY(cancel_and_restart(t, regs, site, nr));
+  return true;
+}
+
+// Cancels the syscall t is at the entry of and resumes t at ip with rax = nr,
+// as the PatchEvent's restart_ip and restart_nr tell replay to do.
+Status Session::cancel_and_restart(Task& t, Registers& regs, uint64_t ip, int64_t nr) {
   regs.r.orig_rax = static_cast<uint64_t>(-1);
   regs.r.rax = static_cast<uint64_t>(nr);
-  regs.set_ip(site);
+  regs.set_ip(ip);
   RRL_TRY(ptrace::set_regs(t.tid, regs));
-  RRL_TRY(resume(t, /*to_syscall_exit=*/false));
-  return true;
+  return resume(t, /*to_syscall_exit=*/false);
 }
 
 // At the entry stop of a syscall whose site's deferred patch waits: the task
@@ -210,11 +216,7 @@ Expected<bool> Session::patch_pending_at_entry(Task& t, Registers& regs, uint64_
   kLog.debug(t.tid, "site {:#x}: deferred patch written at a syscall entry there", site);
   RRL_TRY(write_patch(t, p.plan, p.stub_addr, site, restart_ip, nr, &p));
   learn_site(p.origin, nr);
-  regs.r.orig_rax = static_cast<uint64_t>(-1);
-  regs.r.rax = static_cast<uint64_t>(nr);
-  regs.set_ip(restart_ip);
-  RRL_TRY(ptrace::set_regs(t.tid, regs));
-  RRL_TRY(resume(t, /*to_syscall_exit=*/false));
+  RRL_TRY(cancel_and_restart(t, regs, restart_ip, nr));
   return true;
 }
 

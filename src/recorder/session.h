@@ -273,6 +273,7 @@ class Session {
   // Monkeypatching syscall sites (patching.cc).
   Expected<bool> patch_at_entry(Task& t, Registers& regs);
   Expected<bool> patch_pending_at_entry(Task& t, Registers& regs, uint64_t site);
+  Status cancel_and_restart(Task& t, Registers& regs, uint64_t ip, int64_t nr);
   static std::optional<SiteObject> site_object(const std::vector<MapEntry>& maps, uint64_t site);
   Expected<std::optional<monkeypatch::SitePlan>> plan_site(Task& t, const SiteObject& o,
                                                            uint64_t site, uint64_t stub_addr);
