@@ -103,12 +103,14 @@ Expected<SitePlan> plan_site(std::span<const uint8_t> code, uint64_t func_addr, 
                      ? collect_branch_targets(*insns, func_addr, func_end)
                      : collect_branch_targets(*decoder, code, func_addr);
   SitePlan plan;
+  // A site whose number is not a constant is planned all the same: the stub
+  // hands the preload code whatever rax holds, and the caller decides from
+  // the number it saw trapping there.
   auto nr = constant_syscall_number(*insns, site_addr, targets);
-  if (!nr) return fail(fmt::format("the syscall number at {:#x} is not a constant", site_addr));
-  if (!wanted.contains(*nr))
+  if (nr && !wanted.contains(*nr))
     return fail(
         fmt::format("syscall {} at {:#x} is not one the preload code buffers", *nr, site_addr));
-  plan.syscallno = *nr;
+  plan.syscallno = nr.value_or(kSyscallNumberAtRunTime);
   auto region = choose_region(*insns, site_addr, targets);
   if (!region) return std::unexpected(region.error());
   if (region->needs_deferred_patching() && region->end != site_addr + 2)

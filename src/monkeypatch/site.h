@@ -20,9 +20,15 @@ struct StubTarget {
   uint64_t entry_addr = 0;  // the buffered-syscall entry the stub calls
 };
 
+// SitePlan::syscallno of a site whose number comes from a register at run
+// time (glibc's syscall(), a generic wrapper).
+inline constexpr int64_t kSyscallNumberAtRunTime = -1;
+
 struct SitePlan {
   PatchRegion region;
-  int64_t syscallno = -1;     // the constant loaded into eax just before the site
+  // The constant loaded into eax just before the site, or
+  // kSyscallNumberAtRunTime.
+  int64_t syscallno = kSyscallNumberAtRunTime;
   std::vector<uint8_t> stub;  // bytes for StubTarget::stub_addr
   std::vector<uint8_t> jump;  // bytes for region.start: jmp stub, int3 padding
   // Where in the stub the syscall is made, after the displaced instructions
@@ -39,7 +45,7 @@ std::optional<int64_t> constant_syscall_number(std::span<const Insn> insns, uint
 
 // Plans the patch of the syscall instruction at site_addr inside the function
 // `code` (which starts at func_addr). Refused (an error saying why) when the
-// number is not a constant in `wanted`, when no region fits, when a region
+// number is a constant not in `wanted`, when no region fits, when a region
 // that begins before the site does not end with the syscall (the task that
 // asked would be stopped inside it), or when the stub is out of jump range.
 // The stub: the displaced instructions before the site, `lea rsp,[rsp-128]`

@@ -32,6 +32,19 @@ namespace {
 
 const LogChannel kLog("monkeypatch");
 
+// Whether the plan's site may make syscall nr: its constant, or any number
+// when it is taken from a register at run time.
+bool makes_here(const monkeypatch::SitePlan& plan, int64_t nr) {
+  return plan.syscallno == nr || plan.syscallno == monkeypatch::kSyscallNumberAtRunTime;
+}
+
+// What a patch event calls the site: its syscall, or "syscall" for a generic
+// wrapper whose number is chosen at run time.
+std::string site_name(const monkeypatch::SitePlan& plan) {
+  return plan.syscallno == monkeypatch::kSyscallNumberAtRunTime ? "syscall"
+                                                                 : syscalls::name(plan.syscallno);
+}
+
 constexpr int64_t kERestartSys = 512, kERestartBlock = 516;
 
 bool restarts(int64_t result) {
@@ -135,10 +148,13 @@ Expected<bool> Session::patch_at_entry(Task& t, Registers& regs) {
   if (auto s = as.sites.find(site);
       s != as.sites.end() && s->second == AddressSpace::Site::kPending)
     return patch_pending_at_entry(t, regs, site);
-  if (as.sites.contains(site) || preload::in_preload_code(site)) return false;
+  if (auto s = as.sites.find(site);
+      (s != as.sites.end() && s->second != AddressSpace::Site::kUnbuffered) ||
+      preload::in_preload_code(site))
+    return false;
   const int64_t nr = regs.syscallno();
   if (!preload::buffered_syscalls().contains(nr)) {
-    as.sites[site] = AddressSpace::Site::kRefused;
+    as.sites[site] = AddressSpace::Site::kUnbuffered;
     return false;
   }
   const uint64_t stub_addr = as.stub_next;
@@ -152,7 +168,7 @@ Expected<bool> Session::patch_at_entry(Task& t, Registers& regs) {
   auto plan = plan_site(t, *object, site, stub_addr);
   if (!plan) return std::unexpected(plan.error());
   SiteOrigin origin{object->key, site - object->bias};
-  if (!*plan || (*plan)->syscallno != nr) {
+  if (!*plan || !makes_here(**plan, nr)) {
     if (*plan)
       kLog.debug(t.tid, "site {:#x} refused: it makes syscall {} here, {} elsewhere", site, nr,
                  (*plan)->syscallno);
@@ -174,7 +190,7 @@ Expected<bool> Session::patch_at_entry(Task& t, Registers& regs) {
   as.sites[site] = AddressSpace::Site::kPatched;
   as.stub_next += stub_size;
   RRL_TRY(write_patch(t, **plan, stub_addr, site, /*restart_ip=*/site, nr));
-  learn_site(origin, nr);
+  learn_site(origin, (*plan)->syscallno);
   // The task makes this syscall again through the patched site.
   RRL_TRY(cancel_and_restart(t, regs, site, nr));
   return true;
@@ -201,7 +217,7 @@ Expected<bool> Session::patch_pending_at_entry(Task& t, Registers& regs, uint64_
   AddressSpace& as = *t.as;
   auto it = std::find_if(as.pending.begin(), as.pending.end(),
                          [&](const PendingPatch& p) { return p.site == site; });
-  if (it == as.pending.end() || it->plan.syscallno != regs.syscallno()) return false;
+  if (it == as.pending.end() || !makes_here(it->plan, regs.syscallno())) return false;
   auto others = other_task_spots(t);
   if (!others || monkeypatch::deferred_verdict(it->plan.region, std::nullopt, *others) ==
                      monkeypatch::PatchVerdict::kWait) {
@@ -212,10 +228,10 @@ Expected<bool> Session::patch_pending_at_entry(Task& t, Registers& regs, uint64_
   as.pending.erase(it);
   as.sites[site] = AddressSpace::Site::kPatched;
   const uint64_t restart_ip = p.stub_addr + p.plan.stub_syscall_offset;
-  const int64_t nr = p.plan.syscallno;
+  const int64_t nr = regs.syscallno();
   kLog.debug(t.tid, "site {:#x}: deferred patch written at a syscall entry there", site);
   RRL_TRY(write_patch(t, p.plan, p.stub_addr, site, restart_ip, nr, &p));
-  learn_site(p.origin, nr);
+  learn_site(p.origin, p.plan.syscallno);
   RRL_TRY(cancel_and_restart(t, regs, restart_ip, nr));
   return true;
 }
@@ -227,9 +243,9 @@ Status Session::write_patch(Task& t, const monkeypatch::SitePlan& plan, uint64_t
                                         {RemoteAddr(plan.region.start), plan.jump}};
   RRL_TRY(ptrace::write_code(t.tid, writes));
   kLog.debug(t.tid, "patched {} site {:#x}: region [{:#x}, {:#x}), stub at {:#x}",
-             syscalls::name(plan.syscallno), site, plan.region.start, plan.region.end, stub_addr);
+             site_name(plan), site, plan.region.start, plan.region.end, stub_addr);
   trace::PatchEvent ev;
-  ev.what = fmt::format("{} site {:#x}", syscalls::name(plan.syscallno), site);
+  ev.what = fmt::format("{} site {:#x}", site_name(plan), site);
   ev.writes.push_back({stub_addr, plan.stub});
   ev.writes.push_back({plan.region.start, plan.jump});
   ev.restart_ip = restart_ip;

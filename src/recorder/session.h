@@ -132,7 +132,9 @@ struct AddressSpace {
   uint64_t flushed_count = 0;                // records in the trace (the header's count then)
   std::shared_ptr<BufferRead> pending_read;  // of the half last flushed, if any
   uint64_t stub_next = 0;                    // next free byte of the stub area
-  enum class Site : uint8_t { kPatched, kRefused, kPending };
+  // kUnbuffered: its first syscall was one the preload code does not buffer;
+  // planned when a buffered one traps there (its number is not a constant).
+  enum class Site : uint8_t { kPatched, kRefused, kPending, kUnbuffered };
   std::map<uint64_t, Site> sites;  // by syscall instruction address
   std::vector<PendingPatch> pending;
 };

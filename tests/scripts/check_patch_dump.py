@@ -40,6 +40,12 @@ turns (tests/programs/patch_turns.c):
   - the deferred patch of the vdso's clock_gettime site was written, and
     fewer than 200 of the two threads' 4,002 clock_gettime calls were
     traced (the rest buffered).
+syscall_wrapper (tests/programs/syscall_wrapper.c):
+  - glibc's syscall() site (its number is not a constant) was patched once,
+    after its first call (sched_yield, never buffered) was traced;
+  - at most a few of the 2,500 getppid, getpid and gettid calls and none of
+    the 500 clock_gettime calls after the patch were traced, and the
+    unbuffered sched_yield calls were all traced.
 Prints what it found; exits 1 with FAIL lines when a check fails."""
 import json
 import sys
@@ -236,13 +242,40 @@ def check_turns(events):
     return bad
 
 
+def check_syscall_wrapper(events):
+    """tests/programs/syscall_wrapper.c: the generic syscall() site patched."""
+    bad = 0
+    patches = [e for e in events if e["kind"] == "patch" and e["what"].startswith("syscall site")]
+    if len(patches) != 1:
+        return fail(f"expected one patch of a syscall site, got {[p['what'] for p in patches]}")
+    after = [e for e in events if e["event"] > patches[0]["event"]
+             and e["kind"] in ("syscall", "buffered_syscall")]
+    counts = {}
+    for e in after:
+        key = (e["syscall"], e["kind"])
+        counts[key] = counts.get(key, 0) + 1
+    ids = ["getppid", "getpid", "gettid"]
+    buffered = sum(counts.get((n, "buffered_syscall"), 0) for n in ids)
+    traced = sum(counts.get((n, "syscall"), 0) for n in ids)
+    if buffered < 2490 or traced > 10:
+        bad |= fail(f"{buffered} getppid/getpid/gettid calls buffered, {traced} traced")
+    if counts.get(("clock_gettime", "buffered_syscall"), 0) < 500:
+        bad |= fail(f"clock_gettime: {counts.get(('clock_gettime', 'buffered_syscall'), 0)} buffered")
+    yields = counts.get(("sched_yield", "syscall"), 0)
+    if yields != 5 or counts.get(("sched_yield", "buffered_syscall"), 0):
+        bad |= fail(f"{yields} sched_yield calls traced after the patch, expected 5")
+    print(f"patched at event {patches[0]['event']}: {buffered} id calls buffered, "
+          f"{traced} traced, {yields} sched_yield traced")
+    return bad
+
+
 def main():
     case, path = sys.argv[1], sys.argv[2]
     events = load(path)
     checks = {"futex_signal": check_futex_signal, "wait_blocked": check_wait_blocked,
               "blocking_signal": check_blocking_signal, "buffered_misc": check_buffered_misc,
               "buffer_halves": check_buffer_halves, "known_sites": check_known_sites,
-              "turns": check_turns}
+              "turns": check_turns, "syscall_wrapper": check_syscall_wrapper}
     return checks[case](events)
 
 
