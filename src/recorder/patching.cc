@@ -42,7 +42,7 @@ bool makes_here(const monkeypatch::SitePlan& plan, int64_t nr) {
 // wrapper whose number is chosen at run time.
 std::string site_name(const monkeypatch::SitePlan& plan) {
   return plan.syscallno == monkeypatch::kSyscallNumberAtRunTime ? "syscall"
-                                                                 : syscalls::name(plan.syscallno);
+                                                                : syscalls::name(plan.syscallno);
 }
 
 constexpr int64_t kERestartSys = 512, kERestartBlock = 516;
@@ -242,8 +242,8 @@ Status Session::write_patch(Task& t, const monkeypatch::SitePlan& plan, uint64_t
   const ptrace::RemoteWrite writes[] = {{RemoteAddr(stub_addr), plan.stub},
                                         {RemoteAddr(plan.region.start), plan.jump}};
   RRL_TRY(ptrace::write_code(t.tid, writes));
-  kLog.debug(t.tid, "patched {} site {:#x}: region [{:#x}, {:#x}), stub at {:#x}",
-             site_name(plan), site, plan.region.start, plan.region.end, stub_addr);
+  kLog.debug(t.tid, "patched {} site {:#x}: region [{:#x}, {:#x}), stub at {:#x}", site_name(plan),
+             site, plan.region.start, plan.region.end, stub_addr);
   trace::PatchEvent ev;
   ev.what = fmt::format("{} site {:#x}", site_name(plan), site);
   ev.writes.push_back({stub_addr, plan.stub});
