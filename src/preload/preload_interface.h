@@ -18,7 +18,7 @@
 
 #include <stdint.h>
 
-#define RRL_PRELOAD_VERSION 7
+#define RRL_PRELOAD_VERSION 8
 
 /* ~1.2 GiB below the libraries of an unrandomised address space: within
  * reach of a rel32 jump from libc, ld.so and the vdso. */
@@ -69,6 +69,11 @@ struct rrl_buffer_header {
   uint64_t wait_skips;
   uint64_t half;  /* 0 or RRL_HALF_SIZE */
   uint64_t count; /* records written since the address space began */
+  /* The buffer (offsets from RRL_BUFFER_ADDR) is populated below this: the
+   * preload code asks for its pages ahead of the records (preload.c,
+   * populate_ahead), and stops asking when the kernel refuses. */
+  uint64_t populated;
+  uint64_t populate_refused;
   /* Unused since version 4 (reads and writes of any fd are buffered now;
    * version 3 cached here which fds were regular files). */
   uint64_t regular_fds[RRL_CACHED_FDS / 64];

@@ -29,7 +29,9 @@ buffer_halves (tests/programs/buffer_halves.c):
     four halves), in the main process, both threads and both children;
   - none of them was lost (syscall number -1: a half that could not be
     read after the program went on), and all 73,000 of its preads are in
-    the trace, buffered or traced. (The two threads' site can stay
+    the trace, buffered or traced; the buffer's pages were asked for ahead
+    of the records (buffered madvise MADV_POPULATE_WRITE, inside the
+    buffer, at least 8 of them successful). (The two threads' site can stay
     unpatched: while both hammer it, one is always inside its region.)
 known_sites (tests/programs/known_sites.c):
   - each of the two processes started by exec got the sites known from the
@@ -53,6 +55,8 @@ import sys
 
 # [RRL_PRELOAD_BASE, +RRL_CODE_SIZE) of src/preload/preload_interface.h.
 PRELOAD_CODE = (0x7fffb0000000, 0x7fffb0010000)
+# [RRL_BUFFER_ADDR, +RRL_BUFFER_SIZE).
+BUFFER = (0x7fffb0050000, 0x7fffb0450000)
 
 
 def load(path):
@@ -186,8 +190,18 @@ def check_buffer_halves(events):
     tids = {e["tid"] for e in buffered}
     if len(tids) < 5:
         bad |= fail(f"buffered syscalls of {len(tids)} tasks, expected 5 (main, 2 threads, 2 children)")
+    # The preload code asks for the buffer's pages ahead of its records
+    # (preload.c, populate_ahead): each full half was populated so.
+    populate = [e for e in buffered if e["syscall"] == "madvise" and e["args"][2] == 23]
+    outside = [e for e in populate
+               if e["args"][0] < BUFFER[0] or e["args"][0] + e["args"][1] > BUFFER[1]]
+    if outside:
+        bad |= fail(f"populate ahead outside the buffer at event {outside[0]['event']}")
+    if sum(1 for e in populate if e["result"] == 0) < 8:
+        bad |= fail(f"{len(populate)} madvise(MADV_POPULATE_WRITE) of the buffer, "
+                    "expected at least 8 that succeeded")
     print(f"{len(buffered)} buffered syscalls of {len(tids)} tasks, {len(lost)} lost, "
-          f"{preads} pread64 calls")
+          f"{preads} pread64 calls, {len(populate)} buffer populations")
     return bad
 
 
