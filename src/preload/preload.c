@@ -366,8 +366,8 @@ RRL_CODE static void populate_ahead(struct rrl_buffer_header* h) {
   uint64_t from = h->populated > at ? h->populated : (at & ~(uint64_t)0xfff);
   uint64_t len = kPopulateStep;
   if (from + len > RRL_BUFFER_SIZE) len = RRL_BUFFER_SIZE - from;
-  long frame[7] = {SYS_madvise, (long)(RRL_BUFFER_ADDR + from), (long)len, kMadvPopulateWrite,
-                   0, 0, 0};
+  long frame[7] = {
+      SYS_madvise, (long)(RRL_BUFFER_ADDR + from), (long)len, kMadvPopulateWrite, 0, 0, 0};
   if (!buffer_plain(frame)) return; /* the buffer is full, or taken back */
   if (frame[0] == 0)
     h->populated = from + len;
