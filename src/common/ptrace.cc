@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
+#include <sys/user.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -186,6 +187,18 @@ Expected<uint64_t> peek_user(pid_t tid, uint64_t offset) {
 Status poke_user(pid_t tid, uint64_t offset, uint64_t value) {
   return call_void(PTRACE_POKEUSER, tid, reinterpret_cast<void*>(offset),
                    reinterpret_cast<void*>(value));
+}
+
+Status set_exec_breakpoints(pid_t tid, std::span<const uint64_t> addrs) {
+  if (addrs.size() > 4) return fail("at most 4 hardware breakpoints");
+  auto dr = [](size_t i) { return offsetof(struct user, u_debugreg) + i * sizeof(uint64_t); };
+  RRL_TRY(poke_user(tid, dr(7), 0));
+  uint64_t enable = 0;
+  for (size_t i = 0; i < addrs.size(); ++i) {
+    RRL_TRY(poke_user(tid, dr(i), addrs[i]));
+    enable |= 1ULL << (2 * i);  // local enable; R/W and LEN 0: execution, one byte
+  }
+  return enable ? poke_user(tid, dr(7), enable) : Status{};
 }
 
 namespace {

@@ -40,6 +40,10 @@ Expected<bool> syscall_stop_is_exit(pid_t tid);
 Status set_siginfo(pid_t tid, const siginfo_t& si);
 Expected<uint64_t> peek_user(pid_t tid, uint64_t offset);
 Status poke_user(pid_t tid, uint64_t offset, uint64_t value);
+// Execution breakpoints in the debug registers (DR0 up to DR3): a task that
+// reaches one of `addrs` stops with SIGTRAP (si_code TRAP_HWBKPT) before
+// running it. An empty span turns them all off.
+Status set_exec_breakpoints(pid_t tid, std::span<const uint64_t> addrs);
 
 // Memory access. read_memory uses process_vm_readv and falls back to
 // /proc/TID/mem; write_memory uses /proc/TID/mem (which, like PTRACE_POKEDATA,

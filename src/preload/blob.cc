@@ -7,6 +7,8 @@ extern "C" const uint8_t __start_rrl_preload_text[];
 extern "C" const uint8_t __stop_rrl_preload_text[];
 extern "C" const uint8_t rrl_syscall_entry[];
 extern "C" const uint8_t rrl_untraced_end[];
+extern "C" const uint8_t rrl_entry_resume[];
+extern "C" const uint8_t rrl_untraced[];
 
 namespace rrl::preload {
 
@@ -29,6 +31,14 @@ uint64_t entry_address() {
 
 uint64_t untraced_end_address() {
   return address_of(rrl_untraced_end);
+}
+
+uint64_t entry_resume_address() {
+  return address_of(rrl_entry_resume);
+}
+
+uint64_t untraced_address() {
+  return address_of(rrl_untraced);
 }
 
 const std::set<int64_t>& buffered_syscalls() {

@@ -24,6 +24,10 @@ std::span<const uint8_t> code();
 // Addresses in the tracee once the code is at kBase.
 uint64_t entry_address();         // rrl_syscall_entry: what per-site stubs call
 uint64_t untraced_end_address();  // the ip the seccomp filter lets through
+// In rrl_syscall_entry, right after `call rrl_buffered`; [this,
+// untraced_address()) is the entry's way back to its stub.
+uint64_t entry_resume_address();
+uint64_t untraced_address();  // rrl_untraced, which follows the entry
 
 // The syscalls rrl_buffered() may buffer: the sites worth patching.
 const std::set<int64_t>& buffered_syscalls();

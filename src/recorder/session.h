@@ -271,6 +271,7 @@ class Session {
   Status record_buffered_later(Task& t, uint64_t from, size_t len, uint64_t count);
   void await_buffer_read(Task& t, bool always);
   Expected<bool> step_out_of_preload(Task& t);
+  Expected<bool> run_to_preload_exit(Task& t);
 
   // Monkeypatching syscall sites (patching.cc).
   Expected<bool> patch_at_entry(Task& t, Registers& regs);

@@ -44,6 +44,8 @@ namespace {
 const LogChannel kLog("syscallbuf");
 
 constexpr int kMaxInjectStops = 6;
+// Steps out of the preload code, where the long paths (copying a record's
+// output) are run through to a breakpoint instead (run_to_preload_exit).
 constexpr int kMaxStepsOut = 100000;
 
 // Syscalls after which an fd number may name another file.
@@ -212,8 +214,9 @@ Status Session::flush_buffer(Task& t) {
 }
 
 // A half being read must outlive the read: wait for it before a stop after
-// which the address space may go (exec, exit, a fatal signal) or the half
-// be written again (the next full half). Syscall stops otherwise need not.
+// which the address space may go (exec, exit, a fatal signal), the half
+// be written again (the next full half), or an fd name another file (close,
+// dup2: the read looks at the fds). Syscall stops otherwise need not.
 void Session::await_buffer_read(Task& t, bool always) {
   if (!t.as || !t.as->pending_read) return;
   BufferRead& read = *t.as->pending_read;
@@ -224,8 +227,10 @@ void Session::await_buffer_read(Task& t, bool always) {
     if (syscall_stop) {
       auto regs = ptrace::get_regs(t.tid);
       const int64_t nr = regs ? static_cast<int64_t>(regs->r.orig_rax) : -1;
+      // Nor one that may make an fd name another file: the read works out
+      // which writes went to rr-like's stdout by looking at the fds then.
       if (nr != SYS_execve && nr != SYS_execveat && nr != SYS_exit && nr != SYS_exit_group &&
-          nr != -1)
+          nr != -1 && !may_replace_fd(nr))
         return;
     }
   }
@@ -456,6 +461,44 @@ Status clear_trap_flag(pid_t tid) {
   return ptrace::set_regs(tid, *regs);
 }
 
+// Whether a task stopped at ip inside the preload code gets out sooner by
+// running to two hardware breakpoints than by single steps: anywhere in the
+// C code (a record's output is copied there, up to 256 KiB) and in the entry
+// before its call, but not on the entry's way back to the stub (past the
+// breakpoint) nor in a stub.
+namespace {
+
+bool runs_to_preload_exit(uint64_t ip) {
+  return ip >= preload::kBase && ip < preload::kBase + preload::kCodeSize &&
+         !(ip >= preload::entry_resume_address() && ip < preload::untraced_address());
+}
+
+}  // namespace
+
+// Runs t until rrl_buffered returns into the entry, or t comes to the
+// untraced syscall (which may block: step_out_of_preload takes it back),
+// whichever is first: hardware breakpoints at both. true: stopped at one;
+// false: stopped for another reason, or died (t.pending_status).
+Expected<bool> Session::run_to_preload_exit(Task& t) {
+  kLog.debug(t.tid, "runs out of the preload code to a breakpoint");
+  const uint64_t at[] = {preload::entry_resume_address(), preload::untraced_end_address() - 2};
+  RRL_TRY(ptrace::set_exec_breakpoints(t.tid, at));
+  RRL_TRY(ptrace::cont(t.tid));
+  int status = 0;
+  while (::waitpid(t.tid, &status, __WALL) < 0)
+    if (errno != EINTR) return fail_errno("waitpid while running out of the preload code");
+  if (WIFSTOPPED(status)) {
+    if (auto st = ptrace::set_exec_breakpoints(t.tid, {}); !st && !ptrace::is_died(st.error()))
+      return std::unexpected(st.error());
+  }
+  if (WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP && (status >> 16) == 0) {
+    auto si = ptrace::get_siginfo(t.tid);
+    if (si && si->si_code == TRAP_HWBKPT) return true;
+  }
+  t.pending_status = status;
+  return false;
+}
+
 // Single-steps a task that a time slice stopped inside the preload code until
 // it is out. true: it is out and stopped; false: it stopped for another
 // reason, or died: that wait status is now t.pending_status.
@@ -474,6 +517,12 @@ Expected<bool> Session::step_out_of_preload(Task& t) {
     // task of the address space held up. Take it back (blocking.cc) instead.
     if (regs->ip() + 2 == preload::untraced_end_address()) {
       RRL_TRY(abort_untraced(t, *regs, static_cast<int64_t>(regs->r.rax)));
+      continue;
+    }
+    if (runs_to_preload_exit(regs->ip())) {
+      auto stopped = run_to_preload_exit(t);
+      if (!stopped) return std::unexpected(stopped.error());
+      if (!*stopped) return false;
       continue;
     }
     t.stepped = t.trap_flag_risk = true;
