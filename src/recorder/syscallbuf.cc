@@ -461,13 +461,13 @@ Status clear_trap_flag(pid_t tid) {
   return ptrace::set_regs(tid, *regs);
 }
 
+namespace {
+
 // Whether a task stopped at ip inside the preload code gets out sooner by
 // running to two hardware breakpoints than by single steps: anywhere in the
 // C code (a record's output is copied there, up to 256 KiB) and in the entry
 // before its call, but not on the entry's way back to the stub (past the
 // breakpoint) nor in a stub.
-namespace {
-
 bool runs_to_preload_exit(uint64_t ip) {
   return ip >= preload::kBase && ip < preload::kBase + preload::kCodeSize &&
          !(ip >= preload::entry_resume_address() && ip < preload::untraced_address());
