@@ -6,6 +6,7 @@
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/user.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -199,6 +200,13 @@ Status set_exec_breakpoints(pid_t tid, std::span<const uint64_t> addrs) {
     enable |= 1ULL << (2 * i);  // local enable; R/W and LEN 0: execution, one byte
   }
   return enable ? poke_user(tid, dr(7), enable) : Status{};
+}
+
+Expected<int> wait_status(pid_t tid, std::string_view what) {
+  int status = 0;
+  while (::waitpid(tid, &status, __WALL) < 0)
+    if (errno != EINTR) return fail_errno("waitpid " + std::string(what));
+  return status;
 }
 
 namespace {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "common/error.h"
@@ -44,6 +45,9 @@ Status poke_user(pid_t tid, uint64_t offset, uint64_t value);
 // reaches one of `addrs` stops with SIGTRAP (si_code TRAP_HWBKPT) before
 // running it. An empty span turns them all off.
 Status set_exec_breakpoints(pid_t tid, std::span<const uint64_t> addrs);
+// The next wait status of tid (waitpid with __WALL, again after EINTR);
+// `what` names the wait in the error.
+Expected<int> wait_status(pid_t tid, std::string_view what);
 
 // Memory access. read_memory uses process_vm_readv and falls back to
 // /proc/TID/mem; write_memory uses /proc/TID/mem (which, like PTRACE_POKEDATA,

@@ -262,9 +262,9 @@ Expected<bool> Session::resume_to_trap(Task& t, bool step) {
   while (true) {
     if (step) t.stepped = t.trap_flag_risk = true;
     RRL_TRY(step ? ptrace::singlestep(t.tid) : ptrace::cont(t.tid));
-    int status = 0;
-    while (::waitpid(t.tid, &status, __WALL) < 0)
-      if (errno != EINTR) return fail_errno("waitpid while probing a loop");
+    auto waited = ptrace::wait_status(t.tid, "while probing a loop");
+    if (!waited) return std::unexpected(waited.error());
+    int status = *waited;
     if (!WIFSTOPPED(status)) {
       t.pending_status = status;  // it died: on_preempted hands it on
       return fail_errno("the task died while its loop was probed", ESRCH);

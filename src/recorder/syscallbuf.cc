@@ -80,9 +80,9 @@ Expected<int64_t> Session::inject_syscall(Task& t, uint64_t insn, int64_t nr,
   bool filtered = syscall_buffer_ && insn + 2 != preload::untraced_end_address();
   for (int stops = 0; stops < kMaxInjectStops; ++stops) {
     RRL_TRY(stops == 0 && filtered ? ptrace::cont(t.tid) : ptrace::syscall(t.tid));
-    int status = 0;
-    while (::waitpid(t.tid, &status, __WALL) < 0)
-      if (errno != EINTR) return fail_errno("waitpid during an injected syscall");
+    auto waited = ptrace::wait_status(t.tid, "during an injected syscall");
+    if (!waited) return std::unexpected(waited.error());
+    int status = *waited;
     if (!WIFSTOPPED(status)) return fail("the task died during an injected syscall");
     int sig = WSTOPSIG(status);
     if (sig != (SIGTRAP | 0x80) && (status >> 16) != PTRACE_EVENT_SECCOMP) {
@@ -484,9 +484,9 @@ Expected<bool> Session::run_to_preload_exit(Task& t) {
   const uint64_t at[] = {preload::entry_resume_address(), preload::untraced_end_address() - 2};
   RRL_TRY(ptrace::set_exec_breakpoints(t.tid, at));
   RRL_TRY(ptrace::cont(t.tid));
-  int status = 0;
-  while (::waitpid(t.tid, &status, __WALL) < 0)
-    if (errno != EINTR) return fail_errno("waitpid while running out of the preload code");
+  auto waited = ptrace::wait_status(t.tid, "while running out of the preload code");
+  if (!waited) return std::unexpected(waited.error());
+  int status = *waited;
   if (WIFSTOPPED(status)) {
     if (auto st = ptrace::set_exec_breakpoints(t.tid, {}); !st && !ptrace::is_died(st.error()))
       return std::unexpected(st.error());
@@ -527,9 +527,9 @@ Expected<bool> Session::step_out_of_preload(Task& t) {
     }
     t.stepped = t.trap_flag_risk = true;
     RRL_TRY(ptrace::singlestep(t.tid));
-    int status = 0;
-    while (::waitpid(t.tid, &status, __WALL) < 0)
-      if (errno != EINTR) return fail_errno("waitpid while stepping out of the preload code");
+    auto waited = ptrace::wait_status(t.tid, "while stepping out of the preload code");
+    if (!waited) return std::unexpected(waited.error());
+    int status = *waited;
     bool plain_step = WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP && (status >> 16) == 0;
     if (plain_step) {
       // The kernel's own trap (not a SIGTRAP somebody sent).

@@ -56,9 +56,8 @@ Expected<pid_t> ReplaySession::fork_copy(ReplayTask& t) {
   if (!r) return std::unexpected(r.error());
   if (*r <= 0) return fail(fmt::format("fork for a checkpoint failed: {}", *r));
   pid_t child = static_cast<pid_t>(*r);
-  int status = 0;
-  while (::waitpid(child, &status, __WALL) < 0)
-    if (errno != EINTR) return fail_errno("waitpid for a checkpoint's copy");
+  if (auto waited = ptrace::wait_status(child, "for a checkpoint's copy"); !waited)
+    return std::unexpected(waited.error());
   return child;
 }
 
